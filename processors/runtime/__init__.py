@@ -1,0 +1,28 @@
+"""The processor runtime: one consume loop for every processor, exactly once into its store.
+
+Public surface: declare a `ProcessorSpec`, write handlers `async def h(event: Event, uow: UnitOfWork)`, and call
+`run_forever(spec, settings)` from the processor's `__main__`.
+"""
+
+from processors.runtime.events import BatchHandler, Emitted, Event, Handler, UnitOfWork
+from processors.runtime.runner import Consumer, is_transient
+from processors.runtime.service import ProcessorSettings, Running, run_forever, serve
+from processors.runtime.spec import ProcessorSpec
+from processors.runtime.store import create_runtime_tables, drop_runtime_tables
+
+__all__ = [
+    "BatchHandler",
+    "Consumer",
+    "Emitted",
+    "Event",
+    "Handler",
+    "ProcessorSettings",
+    "ProcessorSpec",
+    "Running",
+    "UnitOfWork",
+    "create_runtime_tables",
+    "drop_runtime_tables",
+    "is_transient",
+    "run_forever",
+    "serve",
+]

@@ -1,0 +1,3 @@
+from processors.runtime.migrate import run_env
+
+run_env(None)
