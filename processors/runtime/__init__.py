@@ -4,7 +4,9 @@ Public surface: declare a `ProcessorSpec`, write handlers `async def h(event: Ev
 `run_forever(spec, settings)` from the processor's `__main__`.
 """
 
+from processors.runtime.commands import Command, CommandRejected, answer, command_handler, read_command
 from processors.runtime.events import BatchHandler, Emitted, Event, Handler, UnitOfWork
+from processors.runtime.ocpp_events import OcppExchange, exchange
 from processors.runtime.runner import Consumer, is_transient
 from processors.runtime.service import ProcessorSettings, Running, run_forever, serve
 from processors.runtime.spec import ProcessorSpec
@@ -12,17 +14,24 @@ from processors.runtime.store import create_runtime_tables, drop_runtime_tables
 
 __all__ = [
     "BatchHandler",
+    "Command",
+    "CommandRejected",
     "Consumer",
     "Emitted",
     "Event",
     "Handler",
+    "OcppExchange",
     "ProcessorSettings",
     "ProcessorSpec",
     "Running",
     "UnitOfWork",
+    "answer",
+    "command_handler",
     "create_runtime_tables",
     "drop_runtime_tables",
+    "exchange",
     "is_transient",
+    "read_command",
     "run_forever",
     "serve",
 ]
