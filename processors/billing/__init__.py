@@ -1,0 +1,1 @@
+"""The billing processor: sessions from OCPP transactions, tariffs, and their prices."""
