@@ -16,9 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import fastavro.read
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas.catalog import AvroSchema, SchemaCatalog, SchemaError, default_catalog
+
+# uuid-typed fields decode as plain strings, as they are written (ids are compared with header values and keys)
+fastavro.read.LOGICAL_READERS["string-uuid"] = lambda data, *_: data
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

@@ -15,7 +15,7 @@ from csms.kafka import make_producer
 from csms.logs import get_logger
 from csms.settings import ServiceSettings
 from processors.runtime import migrate, store
-from processors.runtime.http import HealthServer
+from csms.http import HealthServer
 from processors.runtime.metrics import RuntimeMetrics
 from processors.runtime.relay import OutboxRelay
 from processors.runtime.runner import Consumer

@@ -1,0 +1,22 @@
+"""Prometheus metrics of the edge."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class EdgeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.connections = Gauge("csms_edge_connections", "Open charger connections", ["version"], registry=r)
+        self.refused = Counter("csms_edge_upgrades_refused_total", "Refused WebSocket upgrades", ["reason"],
+                               registry=r)
+        self.frames = Counter("csms_edge_frames_total", "Frames crossing sockets", ["direction", "type"],
+                              registry=r)
+        self.errors = Counter("csms_edge_callerrors_total", "CALLERRORs sent to chargers", ["code"], registry=r)
+        self.answer_seconds = Histogram(
+            "csms_edge_answer_seconds", "Frame received -> answer sent (includes the durable publish)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.spooled = Counter("csms_edge_spooled_records_total", "Records written to the local spool", registry=r)
+        self.spool_pending = Gauge("csms_edge_spool_pending", "Records waiting in the spool", registry=r)

@@ -1,0 +1,38 @@
+"""Settings of the OCPP edge (env prefix CSMS_EDGE_)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from csms.settings import ServiceSettings
+
+
+def _default_edge_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class EdgeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CSMS_EDGE_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=0, le=65535)
+    http_port: int = Field(default=4001, ge=0, le=65535)
+    edge_id: str = Field(default_factory=_default_edge_id, min_length=1, max_length=64)
+    unknown_stations: Literal["reject", "pending", "accept"] = "pending"
+    heartbeat_interval_s: int = Field(default=300, ge=10, description="BootNotification interval when unset")
+    pending_retry_interval_s: int = Field(default=60, ge=5)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger frames close the socket (1009)")
+    ping_interval_s: float | None = Field(default=60.0, gt=0)
+    ping_timeout_s: float | None = Field(default=30.0, gt=0)
+    spool_dir: Path = Path(".cache/run/edge-spool")
+    durable_timeout_s: float = Field(default=3.0, gt=0, description="Wait for a Kafka ack before spooling")
+    txid_block_size: int = Field(default=256, ge=1, le=1_000_000)
+    answer_cache_per_station: int = Field(default=8, ge=0, le=256)
+    require_boot_for_v2: bool = Field(default=True, description="2.x: SecurityError before an Accepted boot")
+    reuse_port: bool = False

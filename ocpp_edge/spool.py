@@ -1,0 +1,77 @@
+"""The edge's local durable spool (DESIGN.md decision 4): records that Kafka could not ack in time.
+
+An append-only file of length-prefixed records, fsync'd before the charger is answered. The drainer re-sends
+records in file order (so per-station order holds) and truncates the file once all are acked. A record re-sent
+after a timed-out (but in fact delivered) first attempt keeps its `event_id`; processors drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_HEADER = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def _encode(record: SpooledRecord) -> bytes:
+    parts = [record.topic.encode(), record.key, record.value]
+    for name, value in record.headers:
+        parts += [name.encode(), value]
+    body = b"".join(_HEADER.pack(len(p)) + p for p in parts)
+    return _HEADER.pack(len(body)) + body
+
+
+def _decode(body: bytes) -> SpooledRecord:
+    parts, i = [], 0
+    while i < len(body):
+        (n,) = _HEADER.unpack_from(body, i)
+        parts.append(body[i + 4 : i + 4 + n])
+        i += 4 + n
+    headers = tuple((parts[j].decode(), parts[j + 1]) for j in range(3, len(parts), 2))
+    return SpooledRecord(parts[0].decode(), parts[1], parts[2], headers)
+
+
+class Spool:
+    """One spool file per edge instance."""
+
+    def __init__(self, directory: Path, edge_id: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{edge_id}.spool"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.count = sum(1 for _ in self.read())
+
+    def append(self, records: Sequence[SpooledRecord]) -> None:
+        """Write and fsync (blocking: call from a thread when latency matters)."""
+        os.write(self._fd, b"".join(_encode(r) for r in records))
+        os.fsync(self._fd)
+        self.count += len(records)
+
+    def read(self) -> Iterator[SpooledRecord]:
+        with self.path.open("rb") as f:
+            data = f.read()
+        i = 0
+        while i + 4 <= len(data):
+            (n,) = _HEADER.unpack_from(data, i)
+            if i + 4 + n > len(data):
+                break  # a torn final write (crash mid-append): that record was never acknowledged
+            yield _decode(data[i + 4 : i + 4 + n])
+            i += 4 + n
+
+    def clear(self) -> None:
+        os.ftruncate(self._fd, 0)
+        os.fsync(self._fd)
+        self.count = 0
+
+    def close(self) -> None:
+        os.close(self._fd)

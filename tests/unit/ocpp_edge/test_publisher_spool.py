@@ -1,0 +1,59 @@
+"""Durability without Kafka: records that are not acked in time are fsync'd to the spool before the answer,
+and drained to Kafka in order when it answers again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ocpp_edge.publisher import Publisher
+from ocpp_edge.spool import Spool, SpooledRecord
+
+
+class FlakyProducer:
+    """Stands in for aiokafka's producer at the unit level: acks only while `up`."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.delivered: list[bytes] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes, headers: Any) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.up:
+            self.delivered.append(value)
+            future.set_result(None)
+        return future  # never completes while down: a stuck broker
+
+
+def rec(i: int) -> SpooledRecord:
+    return SpooledRecord("ocpp.messages", b"CP1", f"v{i}".encode(), (("event_id", str(i).encode()),))
+
+
+async def test_unacked_records_are_spooled_then_drained_in_order(tmp_path):
+    producer = FlakyProducer()
+    spool = Spool(tmp_path, "edge-1")
+    publisher = Publisher(producer, spool, durable_timeout=0.05)  # type: ignore[arg-type]
+    assert await publisher.publish_durable([rec(1), rec(2)]) == "spool"
+    producer.up = True
+    # while the spool holds records, new ones queue behind them (per-station order)
+    assert await publisher.publish_durable([rec(3)]) == "spool"
+    assert [r.value for r in Spool(tmp_path, "edge-1").read()] == [b"v1", b"v2", b"v3"]  # survives a restart
+    stop = asyncio.Event()
+    drainer = asyncio.create_task(publisher.drain_forever(stop))
+    for _ in range(100):
+        if spool.count == 0:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await drainer
+    assert producer.delivered == [b"v1", b"v2", b"v3"]
+    assert await publisher.publish_durable([rec(4)]) == "kafka"
+    assert producer.delivered[-1] == b"v4"
+
+
+def test_a_torn_final_write_is_ignored(tmp_path):
+    spool = Spool(tmp_path, "edge-2")
+    spool.append([rec(1)])
+    with spool.path.open("ab") as f:
+        f.write(b"\x00\x00\x01\x00partial")
+    assert [r.value for r in Spool(tmp_path, "edge-2").read()] == [b"v1"]
