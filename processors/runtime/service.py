@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from csms.http import HealthServer
 from csms.kafka import make_producer
 from csms.logs import get_logger
 from csms.settings import ServiceSettings
 from processors.runtime import migrate, store
-from csms.http import HealthServer
 from processors.runtime.metrics import RuntimeMetrics
 from processors.runtime.relay import OutboxRelay
 from processors.runtime.runner import Consumer
