@@ -182,7 +182,10 @@ class Consumer:
         isolate: bool,
     ) -> None:
         uow = BatchUnitOfWork(conn, self.codec, self.topics)
-        fresh_ids = await store.claim_events(conn, [e.event_id for e in events])
+        dead_ids = [_dead_id(record) for record, _, _ in dead]
+        fresh_ids = await store.claim_events(conn, [e.event_id for e in events] + dead_ids)
+        # a record re-read after a rebalance is dead-lettered once, like any event is applied once
+        dead = [d for d, dead_id in zip(dead, dead_ids, strict=True) if dead_id in fresh_ids]
         fresh: list[Event] = []
         for event in events:
             if event.event_id in fresh_ids:
@@ -327,6 +330,12 @@ class Consumer:
             with contextlib.suppress(Exception):
                 position = await asyncio.wait_for(consumer.position(tp), 0.5)
                 self.metrics.lag.labels(self.spec.name, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+
+def _dead_id(record: ConsumerRecord[bytes, bytes]) -> str:
+    original = header(record.headers, "event_id")
+    base = original.decode("utf-8", "replace") if original else f"{record.topic}:{record.partition}:{record.offset}"
+    return f"dead:{base}"
 
 
 def _next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[tuple[str, int], int]:
