@@ -28,6 +28,12 @@ class TopicSpec:
     value_schema: str | None
     description: str = ""
     config: dict[str, str] = field(default_factory=dict)
+    other_schemas: tuple[str, ...] = ()  # further record types on a topic of several event types
+
+    @property
+    def all_schemas(self) -> tuple[str, ...]:
+        """Every record type the topic carries: `value_schema` (the default) and `other_schemas`."""
+        return ((self.value_schema,) if self.value_schema else ()) + self.other_schemas
 
     def kafka_config(self) -> dict[str, str]:
         """Topic-level configs for CreateTopics/AlterConfigs."""
@@ -77,6 +83,7 @@ def _spec(raw: dict[str, Any], defaults: dict[str, Any]) -> TopicSpec:
             value_schema=merged.get("value_schema"),
             description=str(merged.get("description", "")).strip(),
             config={str(k): str(v) for k, v in (merged.get("config") or {}).items()},
+            other_schemas=tuple(str(name) for name in merged.get("other_schemas") or ()),
         )
     except KeyError as exc:
         raise TopicError(f"topic {raw.get('name', '?')!r}: missing {exc.args[0]!r}") from None

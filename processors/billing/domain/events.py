@@ -142,18 +142,18 @@ DomainEvent = SessionStarted | SessionUpdated | SessionEnded | SessionFlagged | 
 
 
 def describe_change(session_id: str, before: SessionState, after: SessionState) -> list[DomainEvent]:
-    """The events recording a change of state: started, else ended, else updated; plus each new flag."""
+    """The events recording a change of state: started and/or ended, else updated; plus each new flag."""
     if after == before:
         return []
-    events: list[DomainEvent]
+    events: list[DomainEvent] = []
     if after.start_received_at is not None and before.start_received_at is None:
-        events = [SessionStarted(
+        events.append(SessionStarted(
             session_id, after.station_id, after.transaction_id, after.evse_id, after.connector_id, after.id_token,
-            after.driver_id, after.started_at, after.start_received_at, after.meter_start_wh)]
-    elif after.ended and not before.ended:
-        events = [SessionEnded(session_id, after.status, after.stopped_at, after.stop_received_at,
-                               after.stop_reason, after.meter_stop_wh, after.energy_wh)]
-    else:
+            after.driver_id, after.started_at, after.start_received_at, after.meter_start_wh))
+    if after.ended and not before.ended:  # a batch may start and end a session in one change
+        events.append(SessionEnded(session_id, after.status, after.stopped_at, after.stop_received_at,
+                                   after.stop_reason, after.meter_stop_wh, after.energy_wh))
+    if not events:
         events = [SessionUpdated(session_id, after.status, after.energy_wh, after.last_meter_at)]
     notes = dict(after.notes)
     new_flags = sorted(after.flags - before.flags)

@@ -224,6 +224,9 @@ class ChargingSession:
         self.state = SessionState(station_id, transaction_id)
         self._inputs: dict[str, TxInput] = {}
         self._external: dict[SessionFlag, str] = {}
+        from processors.billing.domain.facts import SessionFacts  # facts builds on this module
+
+        self._facts = SessionFacts(station_id, transaction_id, self.policy)
 
     @classmethod
     def restore(
@@ -233,7 +236,11 @@ class ChargingSession:
     ) -> ChargingSession:
         """Rebuild a stored session from its inputs, without recording events."""
         session = cls(session_id, station_id, transaction_id, policy=policy)
-        session._inputs = {tx.event_id: tx for tx in inputs}
+        for tx in inputs:
+            session._check(tx)
+            if tx.event_id not in session._inputs:
+                session._inputs[tx.event_id] = tx
+                session._facts.add(tx)
         session._external = dict(external_flags or {})
         session.tariff, session.cost, session.billable = tariff, cost, billable
         session.state = session._derive()
@@ -251,14 +258,30 @@ class ChargingSession:
     def status(self) -> SessionStatus:
         return self.state.status
 
-    def apply(self, tx: TxInput) -> bool:
-        """Take in one input; an event_id seen before changes nothing. True when the state changed."""
+    @property
+    def last_received_at(self) -> datetime | None:
+        """The CSMS's clock at the latest input (for closing stale sessions)."""
+        return self._facts.max_received
+
+    def _check(self, tx: TxInput) -> None:
         if (tx.station_id, tx.transaction_id) != (self.state.station_id, self.state.transaction_id):
             raise ForeignInput(f"{tx.event_id} is for {tx.station_id}:{tx.transaction_id}, not {self.session_id}")
-        if tx.event_id in self._inputs:
-            return False
-        self._inputs[tx.event_id] = tx
-        return self._refresh()
+
+    def apply(self, tx: TxInput) -> bool:
+        """Take in one input; an event_id seen before changes nothing. True when the state changed."""
+        return self.apply_many([tx])
+
+    def apply_many(self, inputs: Iterable[TxInput]) -> bool:
+        """Take in several inputs and derive the state once (the batch path): the same final state as
+        applying them one by one; one SessionStarted/Ended/Updated set of events for the whole change."""
+        fresh = False
+        for tx in inputs:
+            self._check(tx)
+            if tx.event_id not in self._inputs:
+                self._inputs[tx.event_id] = tx
+                self._facts.add(tx)
+                fresh = True
+        return self._refresh() if fresh else False
 
     def flag(self, flag: SessionFlag, note: str) -> bool:
         """Raise a flag found outside the session's own inputs (e.g. an overlap on its connector)."""
@@ -270,10 +293,10 @@ class ChargingSession:
     def close_stale(self, now: datetime, max_age: timedelta) -> bool:
         """End a session not heard from for `max_age`, at its last known meter, and mark it for review."""
         state = self.state
-        last_seen = max((tx.received_at for tx in self._inputs.values()), default=None)
+        last_seen = self._facts.max_received
         if state.ended or last_seen is None or now - last_seen < max_age:
             return False
-        last = max(tx.timestamp for tx in self._inputs.values())
+        last = self._facts.max_timestamp or last_seen
         last = max(last, state.last_meter_at or last)
         return self.apply(TxEnded(
             event_id=f"{self.session_id}:stale-close", station_id=state.station_id,
@@ -299,9 +322,7 @@ class ChargingSession:
         return True
 
     def _derive(self) -> SessionState:
-        return derive_state(
-            self.state.station_id, self.state.transaction_id, self._inputs.values(), self.policy, self._external
-        )
+        return self._facts.state(self._external)
 
     def _refresh(self) -> bool:
         before, self.state = self.state, self._derive()

@@ -1,0 +1,165 @@
+"""Benchmark: the billing processor on the real broker and database (tests/infra.py, started if needed).
+
+    uv run python -m bench.billing_throughput [--sessions 2000] [--meter-values 25] [--batch 5000]
+
+Three phases, each produced first with the processor stopped, then timed from the first applied batch to the
+last (steady state) with the processor consuming from its stored offsets:
+
+1. starts: one OCPP 1.6 StartTransaction per session (not timed; it pins the operator-default tariff);
+2. meter values: `--meter-values` MeterValues per session, each as the edge publishes it (the charger's CALL
+   and the edge's CALLRESULT carrying the request: two records, of which the CALLRESULT is applied);
+3. session ends: one StopTransaction per session: applied, priced with the pinned tariff, an ad-hoc invoice
+   issued with a gapless number, stored, and SessionEnded/SessionPriced/InvoiceIssued + state emitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from csms.kafka import make_producer
+from csms.settings import KafkaSettings
+from processors.billing.bootstrap import run
+from processors.billing.settings import BillingSettings
+from schemas import AvroCodec
+from tests import infra
+from tests.integration.billing import _support
+
+CODEC = AvroCodec()
+TARIFF = {"id": "BENCH", "currency": "EUR", "vat_percent": "19", "elements": [
+    {"price_components": [{"type": "FLAT", "price": "0.50"}]},
+    {"price_components": [{"type": "ENERGY", "price": "0.40", "step_size": 1}],
+     "restrictions": {"start_time": "06:00", "end_time": "22:00"}},
+    {"price_components": [{"type": "ENERGY", "price": "0.30"}, {"type": "TIME", "price": "1.20", "step_size": 60}]}]}
+
+
+def _record(station: str, action: str, request: dict[str, Any], answer: dict[str, Any], at: datetime) -> list[tuple]:
+    common = {"station_id": station, "edge_id": "edge-1", "connection_id": "c1", "ocpp_version": "ocpp1.6",
+              "message_id": uuid.uuid4().hex[:12], "action": action, "received_at": at, "sequence": 0}
+    out = []
+    for direction, kind, extra in (("CHARGER_TO_CSMS", "CALL", {"payload_json": orjson.dumps(request).decode()}),
+                                   ("CSMS_TO_CHARGER", "CALLRESULT", {
+                                       "payload_json": orjson.dumps(answer).decode(),
+                                       "request_payload_json": orjson.dumps(request).decode()})):
+        event_id = str(uuid.uuid4())
+        value = {**common, **extra, "direction": direction, "message_type": kind, "event_id": event_id}
+        out.append((station, CODEC.encode("csms.ocpp.OcppMessage", value), CODEC.headers("csms.ocpp.OcppMessage",
+                                                                                          event_id)))
+    return out
+
+
+async def produce(kafka: KafkaSettings, records: list[tuple]) -> None:
+    producer = make_producer(kafka, linger_ms=20)
+    await producer.start()
+    try:
+        pending = []
+        for key, value, headers in records:
+            pending.append(await producer.send(kafka.topic_prefix + "ocpp.messages", value, key=key.encode(),
+                                               headers=headers))
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def count(url: str, sql: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def timed_phase(settings: BillingSettings, url: str, sql: str, target: int) -> tuple[float, int]:
+    """Run the processor until `sql` counts `target`; returns (seconds from the first applied batch, count then)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    before = first = await count(url, sql)
+    while first == before:
+        await asyncio.sleep(0.05)
+        first = await count(url, sql)
+    started = time.perf_counter()
+    done = first
+    while done < target:
+        await asyncio.sleep(0.05)
+        done = await count(url, sql)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    return elapsed, first - before
+
+
+async def main_async(started: infra.Infra, sessions: int, meter_values: int, batch: int) -> None:
+    kafka = KafkaSettings(bootstrap=started.bootstrap, topic_prefix=infra.unique("bench") + ".")
+    name = infra.unique("bench_billing_")
+    admin = await asyncpg.connect(started.database_url("postgres"))
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    url = started.database_url(name)
+    settings = BillingSettings(database_url=url, kafka=kafka, max_batch=batch, log_level="WARNING",
+                               housekeeping_interval_s=3600)
+    await _support.create_topics(kafka)
+    async with _support.billing(kafka, url, max_batch=batch) as p:  # tariff set up, not timed
+        await p.command("CreateTariff", TARIFF, "BENCH")
+        await p.command("AssignTariff", {"scope": "OPERATOR_DEFAULT", "key": "", "tariff_id": "BENCH"}, "BENCH")
+        await _support.until(url, "select 1 from billing_tariff_assignments")
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    stations = [f"B{i:05d}" for i in range(sessions)]
+    starts = [r for i, st in enumerate(stations) for r in _record(
+        st, "StartTransaction", {"connectorId": 1, "idTag": "ADHOC", "meterStart": 0, "timestamp": t0.isoformat()},
+        {"transactionId": i + 1, "idTagInfo": {"status": "Accepted"}}, t0)]
+    await produce(kafka, starts)
+    await timed_phase(settings, url, "select count(*) from billing_sessions", sessions)
+
+    meters = []
+    for k in range(1, meter_values + 1):
+        at = t0 + timedelta(minutes=k)
+        for i, st in enumerate(stations):
+            sampled = [{"value": str(k * 180), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                       {"value": "16", "measurand": "Current.Import", "unit": "A"}]
+            mv = {"connectorId": 1, "transactionId": i + 1,
+                  "meterValue": [{"timestamp": at.isoformat(), "sampledValue": sampled}]}
+            meters += _record(st, "MeterValues", mv, {}, at)
+    t = time.perf_counter()
+    await produce(kafka, meters)
+    print(f"produced {len(meters)} records ({len(meters) // 2} MeterValues) in {time.perf_counter() - t:.1f}s")
+    n_meter = sessions * meter_values
+    elapsed, first = await timed_phase(settings, url, "select count(*) from billing_session_inputs", sessions + n_meter)
+    rate = (n_meter - first) / elapsed
+    print(f"meter values: {n_meter} applied, steady state {rate:,.0f} MeterValues/s "
+          f"({2 * rate:,.0f} ocpp.messages records/s; batch {batch}, after the first {first})")
+
+    end_at = t0 + timedelta(minutes=meter_values + 5)
+    stops = [r for i, st in enumerate(stations) for r in _record(
+        st, "StopTransaction", {"transactionId": i + 1, "meterStop": meter_values * 180 + 50,
+                                "timestamp": end_at.isoformat(), "reason": "EVDisconnected"}, {}, end_at)]
+    await produce(kafka, stops)
+    sql = "select count(*) from billing_sessions where invoice_id is not null"
+    elapsed, first = await timed_phase(settings, url, sql, sessions)
+    rate = (sessions - first) / elapsed
+    invoices = await count(url, "select count(*) from billing_invoices")
+    top = await count(url, "select max(seq) from billing_invoices")
+    print(f"session ends: {sessions} priced, invoiced and stored, steady state {rate:,.0f} ends/s "
+          f"(after the first {first}); invoices {invoices}, highest number {top} (gapless: {invoices == top})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--meter-values", type=int, default=25)
+    parser.add_argument("--batch", type=int, default=5000)
+    args = parser.parse_args()
+    asyncio.run(main_async(infra.start(), args.sessions, args.meter_values, args.batch))
+
+
+if __name__ == "__main__":
+    main()

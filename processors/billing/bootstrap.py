@@ -1,0 +1,74 @@
+"""The billing processor's composition root: `spec(settings)` for the runtime, `run(...)` for the process."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from processors.billing import handlers, housekeeping, invoicing, tariffs, wallets
+from processors.billing.charging import BillingDeps
+from processors.billing.payments import LocalProvider, PaymentProvider, pay_invoice
+from processors.billing.session_store import SessionCache
+from processors.billing.settings import BillingSettings
+from processors.runtime import ProcessorSpec, Running, command_handler, serve
+from processors.runtime.service import make_engine
+from schemas import AvroCodec, TopicCatalog, load_topics
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+TOPICS = ["ocpp.messages", "billing.commands", "auth.tokens", "stations.registry"]
+
+
+def provider_for(settings: BillingSettings) -> PaymentProvider:
+    """The payment provider: the local one (no real provider is reachable from this deployment)."""
+    secret = settings.payment_webhook_secret
+    return LocalProvider(secret.get_secret_value().encode() if secret else b"")
+
+
+def spec(settings: BillingSettings, deps: BillingDeps | None = None) -> ProcessorSpec:
+    """The processor's topics and handler tables, bound to one process's dependencies."""
+    deps = deps or BillingDeps(settings, SessionCache(settings.session_cache_size))
+    commands = command_handler("billing", {
+        "CreateTariff": tariffs.create_tariff,
+        "UpdateTariff": tariffs.update_tariff,
+        "DeleteTariff": tariffs.delete_tariff,
+        "AssignTariff": tariffs.assign_tariff,
+        "UnassignTariff": tariffs.unassign_tariff,
+        "GenerateMonthlyInvoices": invoicing.generate_monthly_invoices,
+        "IssueCreditNote": invoicing.issue_credit_note,
+        "PayInvoice": pay_invoice(provider_for(settings)),
+        "TopUpWallet": wallets.top_up_wallet,
+        "RefundWallet": wallets.refund_wallet,
+        "SetTokenBudget": housekeeping.set_token_budget,
+    })
+    return ProcessorSpec(
+        name="billing",
+        topics=TOPICS,
+        handlers={
+            "csms.common.Command": [commands],
+            "csms.authorization.TokenState": [handlers.remember_token],
+            "csms.stations.StationRegistryEntry": [handlers.remember_station],
+        },
+        batch_handlers={"csms.ocpp.OcppMessage": functools.partial(handlers.apply_ocpp_messages, deps)},
+        migrations=MIGRATIONS,
+    )
+
+
+async def run(
+    settings: BillingSettings, stop: asyncio.Event, *, on_started: Callable[[Running], None] | None = None,
+    topics: TopicCatalog | None = None, codec: AvroCodec | None = None,
+) -> None:
+    """The consumer (runtime `serve`) and the housekeeping task, until `stop` is set or one fails."""
+    deps = BillingDeps(settings, SessionCache(settings.session_cache_size))
+    codec = codec or AvroCodec()
+    catalog = topics or load_topics()
+    engine = make_engine(settings)
+    chores = asyncio.create_task(housekeeping.run_housekeeping(
+        deps, engine, codec, catalog.with_prefix(settings.kafka.topic_prefix), stop), name="billing-housekeeping")
+    try:
+        await serve(spec(settings, deps), settings, stop, on_started=on_started, topics=catalog, codec=codec)
+    finally:
+        stop.set()
+        await chores
+        await engine.dispose()

@@ -1,0 +1,269 @@
+"""Sessions in the store: one input row per OCPP event (re-translated on restore), one state row per session.
+
+A process keeps the sessions it works on in a `SessionCache`; every write gives the row a new `etag`, and a
+batch locks its sessions' rows (`for update`, in id order) and reuses a cached session only when the etags
+agree, so a rolled-back batch, the housekeeping task or another instance never leave a stale copy in use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from processors.billing.domain import (
+    ChargingSession,
+    CostBreakdown,
+    CostComponent,
+    Dimension,
+    SessionFlag,
+    TariffRef,
+    TxEnded,
+    TxInput,
+    from_v2_transaction_event,
+    from_v16_meter_values,
+    from_v16_start,
+    from_v16_stop,
+    parse_timestamp,
+)
+
+STALE_CLOSED = "StaleClosed"
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One stored input: the OCPP request and answer as published, enough to re-translate it."""
+
+    event_id: str
+    session_id: str
+    station_id: str
+    ocpp_version: str
+    action: str
+    request: str
+    answer: str | None
+    received_at: datetime
+    driver_id: str | None
+
+
+def to_input(row: InputRow) -> TxInput | None:
+    """The domain input of a stored row (the translators are pure, so this is the input first applied)."""
+    request: dict[str, Any] = orjson.loads(row.request)
+    answer: dict[str, Any] | None = orjson.loads(row.answer) if row.answer else None
+    eid, station, at = row.event_id, row.station_id, row.received_at
+    if row.action == "StartTransaction":
+        return from_v16_start(request, answer or {}, event_id=eid, station_id=station, received_at=at,
+                              driver_id=row.driver_id)
+    if row.action == "MeterValues":
+        return from_v16_meter_values(request, event_id=eid, station_id=station, received_at=at)
+    if row.action == "StopTransaction":
+        return from_v16_stop(request, event_id=eid, station_id=station, received_at=at)
+    if row.action == "TransactionEvent":
+        return from_v2_transaction_event(request, event_id=eid, station_id=station, received_at=at, answer=answer,
+                                         driver_id=row.driver_id)
+    if row.action == STALE_CLOSED:
+        return TxEnded(event_id=eid, station_id=station, received_at=at, transaction_id=request["transaction_id"],
+                       timestamp=parse_timestamp(request["timestamp"]), stop_reason="StaleClosed", synthetic=True)
+    raise ValueError(f"unknown stored action {row.action!r}")
+
+
+def stale_row(session: ChargingSession, tx: TxEnded, ocpp_version: str) -> InputRow:
+    """The stored form of a synthetic stale-close input."""
+    body = orjson.dumps({"transaction_id": tx.transaction_id, "timestamp": tx.timestamp.isoformat()}).decode()
+    return InputRow(tx.event_id, session.session_id, tx.station_id, ocpp_version, STALE_CLOSED, body, None,
+                    tx.received_at, None)
+
+
+@dataclass
+class SessionRecord:
+    """A session and the columns that are not derived from its inputs."""
+
+    session: ChargingSession
+    ocpp_version: str
+    operator_id: str
+    etag: str | None = None  # None: not stored yet
+    invoice_id: str | None = None
+    wallet_entry_id: str | None = None
+    updated_sent_at: datetime | None = None  # in memory only: throttles SessionUpdated notifications
+    updated_status: str | None = None
+
+
+class SessionCache:
+    """The sessions a process works on, least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, SessionRecord] = OrderedDict()
+
+    def get(self, session_id: str, etag: str | None) -> SessionRecord | None:
+        record = self._items.get(session_id)
+        if record is None or record.etag != etag:
+            return None
+        self._items.move_to_end(session_id)
+        return record
+
+    def put(self, record: SessionRecord) -> None:
+        if self.size <= 0 or record.session.state.ended:  # ended sessions rarely hear more: keep memory bounded
+            self._items.pop(record.session.session_id, None)
+            return
+        self._items[record.session.session_id] = record
+        self._items.move_to_end(record.session.session_id)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def cost_to_json(cost: CostBreakdown) -> dict[str, Any]:
+    """A cost breakdown as JSON (Decimals as strings)."""
+    return {
+        "tariff_id": cost.tariff.id, "tariff_version": cost.tariff.version, "currency": cost.currency,
+        "components": [{"dimension": c.dimension.value, "element_index": c.element_index, "quantity": str(c.quantity),
+                        "unit_price": str(c.unit_price), "amount": str(c.amount)} for c in cost.components],
+        "subtotal": str(cost.subtotal), "discount_percent": str(cost.discount_percent),
+        "discount": str(cost.discount), "total_excl_vat": str(cost.total_excl_vat),
+        "vat_percent": str(cost.vat_percent), "vat": str(cost.vat), "total_incl_vat": str(cost.total_incl_vat),
+        "priced_until": cost.priced_until.isoformat() if cost.priced_until else None,
+    }
+
+
+def cost_from_json(raw: Mapping[str, Any]) -> CostBreakdown:
+    """The inverse of `cost_to_json`."""
+    return CostBreakdown(
+        tariff=TariffRef(raw["tariff_id"], int(raw["tariff_version"])), currency=raw["currency"],
+        components=tuple(CostComponent(Dimension(c["dimension"]), int(c["element_index"]), Decimal(c["quantity"]),
+                                       Decimal(c["unit_price"]), Decimal(c["amount"])) for c in raw["components"]),
+        subtotal=Decimal(raw["subtotal"]), discount_percent=Decimal(raw["discount_percent"]),
+        discount=Decimal(raw["discount"]), total_excl_vat=Decimal(raw["total_excl_vat"]),
+        vat_percent=Decimal(raw["vat_percent"]), vat=Decimal(raw["vat"]), total_incl_vat=Decimal(raw["total_incl_vat"]),
+        priced_until=parse_timestamp(raw["priced_until"]) if raw.get("priced_until") else None,
+    )
+
+
+_LOCK = sa.text("select session_id, etag from billing_sessions where session_id = any(cast(:ids as text[])) "
+                "order by session_id for update")
+_INPUTS = sa.text("select * from billing_session_inputs where session_id = any(cast(:ids as text[]))")
+_ROWS = sa.text("select * from billing_sessions where session_id = any(cast(:ids as text[]))")
+
+
+async def lock_and_load(
+    conn: AsyncConnection, cache: SessionCache, session_ids: Iterable[str]
+) -> dict[str, SessionRecord]:
+    """The stored sessions among `session_ids`, row-locked for this transaction (missing ones are new)."""
+    ids = sorted(set(session_ids))
+    etags = {r.session_id: r.etag for r in await conn.execute(_LOCK, {"ids": ids})}
+    found: dict[str, SessionRecord] = {}
+    reload = []
+    for sid, etag in etags.items():
+        record = cache.get(sid, etag)
+        if record is None:
+            reload.append(sid)
+        else:
+            found[sid] = record
+    if reload:
+        found.update(await _restore(conn, reload))
+    return found
+
+
+async def _restore(conn: AsyncConnection, ids: list[str]) -> dict[str, SessionRecord]:
+    inputs: dict[str, list[TxInput]] = {}
+    for r in await conn.execute(_INPUTS, {"ids": ids}):
+        tx = to_input(InputRow(r.event_id, r.session_id, r.station_id, r.ocpp_version, r.action, r.request,
+                               r.answer, r.received_at, r.driver_id))
+        if tx is not None:
+            inputs.setdefault(r.session_id, []).append(tx)
+    out = {}
+    for r in await conn.execute(_ROWS, {"ids": ids}):
+        session = ChargingSession.restore(
+            r.session_id, r.station_id, r.transaction_id, inputs.get(r.session_id, ()),
+            external_flags={SessionFlag(k): v for k, v in r.external_flags.items()},
+            tariff=TariffRef(r.tariff_id, r.tariff_version) if r.tariff_id else None,
+            cost=cost_from_json(r.cost) if r.cost else None, billable=r.billable,
+        )
+        out[r.session_id] = SessionRecord(session, r.ocpp_version, r.operator_id, r.etag, r.invoice_id,
+                                          r.wallet_entry_id)
+    return out
+
+
+_INSERT_INPUTS = sa.text("""
+    insert into billing_session_inputs
+      (event_id, session_id, station_id, ocpp_version, action, request, answer, received_at, driver_id)
+    select * from unnest(cast(:event_id as text[]), cast(:session_id as text[]), cast(:station_id as text[]),
+                         cast(:ocpp_version as text[]), cast(:action as text[]), cast(:request as text[]),
+                         cast(:answer as text[]), cast(:received_at as timestamptz[]), cast(:driver_id as text[]))
+    on conflict (event_id) do nothing
+""")
+_INPUT_FIELDS = ("event_id", "session_id", "station_id", "ocpp_version", "action", "request", "answer",
+                 "received_at", "driver_id")
+
+
+async def insert_inputs(conn: AsyncConnection, rows: Sequence[InputRow]) -> None:
+    """Store inputs in one statement; an event_id seen before is ignored."""
+    if rows:
+        await conn.execute(_INSERT_INPUTS, {f: [getattr(r, f) for r in rows] for f in _INPUT_FIELDS})
+
+
+_TEXT = ("session_id", "station_id", "transaction_id", "ocpp_version", "operator_id", "id_token", "driver_id",
+         "status", "energy_source", "stop_reason", "tariff_id", "currency", "invoice_id", "wallet_entry_id", "etag")
+_TIME = ("started_at", "start_received_at", "stopped_at", "stop_received_at", "idle_from", "last_meter_at",
+         "last_received_at")
+_NUM = ("meter_start_wh", "meter_stop_wh", "energy_wh", "total_incl_vat")
+_OTHER = {"evse_id": "int[]", "connector_id": "int[]", "ended": "boolean[]", "billable": "boolean[]",
+          "tariff_version": "bigint[]", "flags": "text[]", "notes": "text[]", "external_flags": "text[]",
+          "cost": "text[]"}
+_TYPES = {**dict.fromkeys(_TEXT, "text[]"), **dict.fromkeys(_TIME, "timestamptz[]"),
+          **dict.fromkeys(_NUM, "numeric[]"), **_OTHER}
+_COLUMNS = tuple(_TYPES)
+_SELECT = {c: f"x.{c}" for c in _COLUMNS} | {
+    "flags": "string_to_array(x.flags, ',')", "notes": "cast(x.notes as jsonb)",
+    "external_flags": "cast(x.external_flags as jsonb)", "cost": "cast(x.cost as jsonb)"}
+_UPSERT = sa.text(
+    f"insert into billing_sessions ({', '.join(_COLUMNS)}, updated_at) "
+    f"select {', '.join(_SELECT[c] for c in _COLUMNS)}, now() "
+    f"from unnest({', '.join(f'cast(:{c} as {_TYPES[c]})' for c in _COLUMNS)}) as x({', '.join(_COLUMNS)}) "
+    f"on conflict (session_id) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "session_id") + ", updated_at = now()"
+)
+
+
+def _row(record: SessionRecord) -> dict[str, Any]:
+    session, state = record.session, record.session.state
+    cost = session.cost
+    return {
+        "session_id": session.session_id, "station_id": state.station_id, "transaction_id": state.transaction_id,
+        "ocpp_version": record.ocpp_version, "operator_id": record.operator_id, "evse_id": state.evse_id,
+        "connector_id": state.connector_id, "id_token": state.id_token, "driver_id": state.driver_id,
+        "status": state.status.value, "ended": state.ended, "started_at": state.started_at,
+        "start_received_at": state.start_received_at, "stopped_at": state.stopped_at,
+        "stop_received_at": state.stop_received_at, "meter_start_wh": state.meter_start_wh,
+        "meter_stop_wh": state.meter_stop_wh, "energy_wh": state.energy_wh,
+        "energy_source": state.energy_source.value, "stop_reason": state.stop_reason, "idle_from": state.idle_from,
+        "last_meter_at": state.last_meter_at, "last_received_at": session.last_received_at,
+        "flags": ",".join(sorted(state.flags)),
+        "notes": orjson.dumps({k.value: v for k, v in state.notes}).decode(),
+        "external_flags": orjson.dumps({k.value: v for k, v in session.external_flags.items()}).decode(),
+        "tariff_id": session.tariff.id if session.tariff else None,
+        "tariff_version": session.tariff.version if session.tariff else None,
+        "currency": cost.currency if cost else None,
+        "cost": orjson.dumps(cost_to_json(cost)).decode() if cost else None,
+        "total_incl_vat": cost.total_incl_vat if cost else None, "billable": session.billable,
+        "invoice_id": record.invoice_id, "wallet_entry_id": record.wallet_entry_id, "etag": record.etag,
+    }
+
+
+async def save_sessions(conn: AsyncConnection, records: Sequence[SessionRecord]) -> None:
+    """Upsert the sessions' rows in one statement; each gets a new etag."""
+    if not records:
+        return
+    for record in records:
+        record.etag = uuid.uuid4().hex
+    rows = [_row(r) for r in records]
+    await conn.execute(_UPSERT, {c: [row[c] for row in rows] for c in _COLUMNS})
