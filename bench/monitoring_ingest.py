@@ -1,0 +1,143 @@
+"""Benchmark: sampled values/s the monitoring processor ingests, its lag at a paced rate, and alert latency.
+
+    uv run python -m bench.monitoring_ingest [--messages 60000] [--rate 5000] [--seconds 20] [--stations 1000]
+
+Uses the test broker and database (tests/infra.py). Each MeterValues message carries 10 sampled values and is
+published as the edge does: the charger's CALL, then the edge's CALLRESULT carrying the request (2 records).
+1. backlog: `--messages` messages are produced first, then the processor drains them; steady-state values/s.
+2. paced: `--rate` messages/s for `--seconds` s while the processor runs; lag = wall clock - newest stored
+   sample's receive time, sampled every 0.5 s (p50 / max).
+3. alerts: a NO_HEARTBEAT rule of 5 s; when the paced producer stops, time until every station's alert is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+
+from csms.kafka import apply_topics, make_producer
+from csms.settings import KafkaSettings
+from processors.monitoring import MonitoringSettings, run
+from schemas import AvroCodec, load_topics
+from tests import infra
+from tests.integration.monitoring import _support
+
+MEASURANDS = [("Energy.Active.Import.Register", None, "Wh"), ("Power.Active.Import", None, "W"),
+              ("Current.Import", "L1", "A"), ("Current.Import", "L2", "A"), ("Current.Import", "L3", "A"),
+              ("Voltage", "L1-N", "V"), ("Voltage", "L2-N", "V"), ("Voltage", "L3-N", "V"), ("SoC", None, "Percent"),
+              ("Temperature", None, "Celsius")]
+
+
+def _pair(codec: AvroCodec, station: str, i: int, now: datetime) -> list[tuple[bytes, bytes, list]]:
+    ts = now.isoformat().replace("+00:00", "Z")
+    request = orjson.dumps({"connectorId": 1, "transactionId": 1, "meterValue": [{"timestamp": ts, "sampledValue": [
+        {"value": str(1000 + i + k), "measurand": m, **({"phase": p} if p else {}), "unit": u,
+         "context": "Sample.Periodic"} for k, (m, p, u) in enumerate(MEASURANDS)]}]}).decode()
+    base = {"station_id": station, "edge_id": "bench", "connection_id": station, "ocpp_version": "ocpp1.6",
+            "message_id": str(i), "action": "MeterValues", "received_at": now, "sequence": i}
+    out = []
+    for extra in ({"direction": "CHARGER_TO_CSMS", "message_type": "CALL", "payload_json": request},
+                  {"direction": "CSMS_TO_CHARGER", "message_type": "CALLRESULT", "payload_json": "{}",
+                   "request_payload_json": request}):
+        event_id = str(uuid.uuid4())
+        value = codec.encode("csms.ocpp.OcppMessage", {**base, **extra, "event_id": event_id})
+        out.append((station.encode(), value, codec.headers("csms.ocpp.OcppMessage", event_id)))
+    return out
+
+
+async def produce(kafka: KafkaSettings, n: int, stations: int, rate: float | None = None) -> None:
+    codec, topic = AvroCodec(), kafka.topic_prefix + "ocpp.messages"
+    producer = make_producer(kafka, linger_ms=20)
+    await producer.start()
+    started, pending = time.perf_counter(), []
+    try:
+        for i in range(n):
+            for key, value, headers in _pair(codec, f"B-{i % stations:05d}", i, datetime.now(UTC)):
+                pending.append(await producer.send(topic, value, key=key, headers=headers))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+            if rate and i % 100 == 0:
+                ahead = i / rate - (time.perf_counter() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def consumed(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("select coalesce(sum(next_offset), 0) from runtime_offsets") or 0)
+
+
+async def main(args: argparse.Namespace) -> None:
+    started = await asyncio.to_thread(infra.start)
+    kafka = KafkaSettings(bootstrap=started.bootstrap, topic_prefix=infra.unique("mbench") + ".")
+    name = infra.unique("mbench_")
+    admin = await asyncpg.connect(started.database_url("postgres"))
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    url = started.database_url(name)
+    await apply_topics(kafka, load_topics().with_prefix(kafka.topic_prefix), only=_support.TOPICS,
+                       max_partitions=args.partitions)
+    t0 = time.perf_counter()
+    await produce(kafka, args.messages, args.stations)
+    print(f"produced {args.messages} MeterValues (x2 records, 10 values each) in {time.perf_counter() - t0:.1f}s")
+    settings = MonitoringSettings(database_url=url, kafka=kafka, http_port=0, max_batch=args.batch,
+                                  log_level="WARNING")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    conn = None
+    try:
+        await _support.wait_for(lambda: _support.scalar(url, "select count(*) from runtime_offsets"), timeout=60)
+        conn = await asyncpg.connect(url)
+        total = 2 * args.messages
+        while await consumed(conn) < min(total, 4000):  # noqa: ASYNC110 (polling the database)
+            await asyncio.sleep(0.05)
+        first, t_first = await consumed(conn), time.perf_counter()
+        while await consumed(conn) < total:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - t_first
+        rate = (total - first) / 2 / elapsed
+        print(f"backlog: {rate:,.0f} messages/s = {rate * 10:,.0f} sampled values/s (batch {args.batch})")
+        await conn.execute("insert into alert_rules values ('silence', 'bench', 'NO_HEARTBEAT', 'WARNING', 'ALL', "
+                           "null, '{\"seconds\": 5}', 0, null, 1, true, now(), now(), null)")
+        lags: list[float] = []
+        producing = asyncio.create_task(produce(kafka, int(args.rate * args.seconds), args.stations, args.rate))
+        while not producing.done():
+            await asyncio.sleep(0.5)
+            newest = await conn.fetchval("select max(received_at) from meter_samples where ts > now() - interval '30s'")
+            if newest is not None:
+                lags.append((datetime.now(UTC) - newest).total_seconds())
+        await producing
+        last_frame = time.perf_counter()
+        print(f"paced {args.rate:,.0f} messages/s ({args.rate * 10:,.0f} values/s) for {args.seconds}s: lag p50 "
+              f"{statistics.median(lags):.2f}s, max {max(lags):.2f}s ({len(lags)} samples)")
+        while await conn.fetchval("select count(*) from alerts where state = 'OPEN'") < args.stations:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        print(f"alerts: {args.stations} NO_HEARTBEAT(5 s) alerts open {time.perf_counter() - last_frame:.1f}s after "
+              "the last frame (threshold 5 s)")
+        print(f"stored samples: {await conn.fetchval('select count(*) from meter_samples'):,}")
+    finally:
+        if conn is not None:
+            await conn.close()
+        stop.set()
+        await task
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=60_000)
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--partitions", type=int, default=4)
+    asyncio.run(main(parser.parse_args()))
