@@ -182,6 +182,29 @@ def db_migrate(
     typer.echo(f"{store}: migrated to head")
 
 
+@app.command("sim")
+def sim(
+    url: Annotated[str, typer.Option(help="Edge endpoint without the station id")] = "ws://127.0.0.1:4000/ocpp",
+    chargers: Annotated[int, typer.Option(help="Number of simulated chargers")] = 10,
+    mode: Annotated[str, typer.Option(help="demo | storm | idle | meter")] = "demo",
+    processes: Annotated[int, typer.Option(help="Worker processes (10,000+ chargers need several)")] = 1,
+    prefix: Annotated[str, typer.Option(help="Station id prefix: <prefix>-00001")] = "SIM",
+    tokens: Annotated[str, typer.Option(help="Comma-separated id tokens the chargers use")] = "DEMO-TOKEN-1",
+    versions: Annotated[str, typer.Option(help="Comma-separated OCPP versions, assigned round-robin")] =
+        "ocpp1.6,ocpp2.0.1,ocpp2.1",
+    duration: Annotated[float, typer.Option(help="Seconds to run (meter / idle modes)")] = 30.0,
+    rate: Annotated[float, typer.Option(help="meter mode: MeterValues per second across the fleet")] = 100.0,
+    meter_interval: Annotated[float, typer.Option(help="demo mode: seconds between meter values")] = 5.0,
+) -> None:
+    """Run a fleet of simulated chargers of mixed OCPP versions against an edge."""
+    from bench.sim import FleetConfig, run_fleet
+
+    cfg = FleetConfig(url=url, chargers=chargers, mode=mode, processes=processes,  # type: ignore[arg-type]
+                      prefix=prefix, tokens=tuple(tokens.split(",")), versions=tuple(versions.split(",")),
+                      duration_s=duration, rate=rate, meter_interval_s=meter_interval)
+    typer.echo(run_fleet(cfg).summary())
+
+
 @app.command("up")
 def up() -> None:
     """Start the whole system in the foreground (what `make up` runs); Ctrl-C stops it."""

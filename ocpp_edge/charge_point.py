@@ -73,30 +73,31 @@ class ChargePointSession:
                              tuple(codec.headers(OCPP_MESSAGE, value["event_id"])))
 
     async def run(self) -> None:
+        observe = self.edge.metrics.answer_seconds.observe
         try:
             async for raw in self.ws:
                 started = time.perf_counter()
                 await self.on_frame(raw, datetime.now(UTC))
-                self.edge.metrics.answer_seconds.observe(time.perf_counter() - started)
+                observe(time.perf_counter() - started)
         except ConnectionClosed:
             pass
 
     async def on_frame(self, raw: str | bytes, received_at: datetime) -> None:
-        metrics = self.edge.metrics
+        count = self.edge.metrics.count_frame
         try:
             frame = p.parse_frame(raw, self.version)
         except p.ProtocolViolation as violation:
-            metrics.frames.labels(IN, "INVALID").inc()
+            count(IN, "INVALID")
             await self.reject(violation, raw, received_at)
             return
         if isinstance(frame, p.Call):
-            metrics.frames.labels(IN, "CALL").inc()
+            count(IN, "CALL")
             await self.on_call(frame, raw, received_at)
         elif isinstance(frame, p.Send):
-            metrics.frames.labels(IN, "SEND").inc()
+            count(IN, "SEND")
             await self.on_send(frame, received_at)
         else:
-            metrics.frames.labels(IN, type(frame).__name__.upper()).inc()
+            count(IN, type(frame).__name__.upper())
             await self.edge.commands.on_reply(self, frame, received_at)
 
     async def on_call(self, call: p.Call, raw: str | bytes, received_at: datetime) -> None:
@@ -167,7 +168,7 @@ class ChargePointSession:
             await self.send(reply)
 
     async def send(self, frame: bytes) -> None:
-        self.edge.metrics.frames.labels(OUT, {b"2": "CALL", b"3": "CALLRESULT"}.get(frame[1:2], "CALLERROR")).inc()
+        self.edge.metrics.count_frame(OUT, {b"2": "CALL", b"3": "CALLRESULT"}.get(frame[1:2], "CALLERROR"))
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(frame.decode())
 

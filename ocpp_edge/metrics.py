@@ -20,3 +20,13 @@ class EdgeMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
         self.spooled = Counter("csms_edge_spooled_records_total", "Records written to the local spool", registry=r)
         self.spool_pending = Gauge("csms_edge_spool_pending", "Records waiting in the spool", registry=r)
+        self.command_outcomes = Counter("csms_edge_command_outcomes_total", "Outcomes of charger commands this edge "
+                                        "published", ["status"], registry=r)
+        self._frame_counters: dict[tuple[str, str], Counter] = {}
+
+    def count_frame(self, direction: str, kind: str) -> None:
+        """frames_total{direction, kind} += 1, with the labelled child cached (labels() is slow per call)."""
+        child = self._frame_counters.get((direction, kind))
+        if child is None:
+            child = self._frame_counters[(direction, kind)] = self.frames.labels(direction, kind)
+        child.inc()

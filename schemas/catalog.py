@@ -7,14 +7,16 @@ Parsing Canonical Form, which single-object encoding puts in front of every reco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from schemas._fastenc import compile_record
 
 SCHEMA_ROOT = Path(__file__).resolve().parent
 HISTORY_DIR = SCHEMA_ROOT / "_history"
@@ -33,6 +35,7 @@ class AvroSchema:
     canonical: str
     fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO, as single-object encoding writes it
     source: Path | None = None
+    fast_encoder: Callable[[dict[str, Any]], bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fingerprint_hex(self) -> str:
@@ -47,7 +50,8 @@ def fingerprint_of(canonical: str) -> bytes:
 def _build(raw: Mapping[str, Any], source: Path | None) -> AvroSchema:
     canonical = to_parsing_canonical_form(parse_schema(dict(raw), _write_hint=False))
     parsed = parse_schema(dict(raw))  # with fastavro's "already parsed" hint, so encode/decode never re-parse
-    return AvroSchema(raw_full_name(raw), parsed, canonical, fingerprint_of(canonical), source)
+    return AvroSchema(raw_full_name(raw), parsed, canonical, fingerprint_of(canonical), source,
+                      compile_record(dict(raw)))
 
 
 def raw_full_name(raw: Mapping[str, Any]) -> str:

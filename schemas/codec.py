@@ -64,6 +64,8 @@ class AvroCodec:
     def encode(self, schema_name: str, value: Mapping[str, Any], *, subject: str | None = None) -> bytes:
         """Serialise `value` with the current schema `schema_name`."""
         schema = self.catalog.get(schema_name)
+        if schema.fast_encoder is not None and (self.registry is None or subject is None):
+            return SINGLE_OBJECT_MAGIC + schema.fingerprint + schema.fast_encoder(value)  # type: ignore[arg-type]
         buf = io.BytesIO()
         if self.registry is not None and subject is not None:
             buf.write(struct.pack(">bI", CONFLUENT_MAGIC, self.registry.id_for(subject, schema)))

@@ -10,12 +10,34 @@ from ocpp_edge.publisher import Publisher
 from ocpp_edge.spool import Spool, SpooledRecord
 
 
+class _Batch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, key: bytes, value: bytes, timestamp: None, headers: Any) -> object:
+        self.values.append(value)
+        return object()
+
+
 class FlakyProducer:
     """Stands in for aiokafka's producer at the unit level: acks only while `up`."""
 
     def __init__(self) -> None:
         self.up = False
         self.delivered: list[bytes] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.up:
+            self.delivered.extend(batch.values)
+            future.set_result(None)
+        return future
 
     async def send(self, topic: str, value: bytes, key: bytes, headers: Any) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
