@@ -85,7 +85,7 @@ class Consumer:
         self.topics, self.codec, self.metrics = topics, codec, metrics
         self.max_batch = max_batch
         self.outbox_wakeup = outbox_wakeup or asyncio.Event()
-        self.group = spec.group_id
+        self.group = topics.prefix + spec.group_id  # tests/tenants sharing a cluster get their own groups
         self.physical_topics = [topics.name(t) for t in spec.topics]
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned = False

@@ -1,0 +1,62 @@
+"""Publishing token state and domain events, in the transaction that changed the rows (through the outbox).
+
+`publish_token` bumps the token's version, writes its history row and emits its `auth.tokens` record: the
+compacted state the edge answers Authorize from, exactly in step with the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from processors.authorization.domain import published_status
+from processors.authorization.store import drivers, id_tokens, token_history
+from processors.runtime import UnitOfWork
+
+TOKENS_TOPIC = "auth.tokens"
+TOKEN_SCHEMA = "csms.authorization.TokenState"
+EVENTS_TOPIC = "auth.events"
+
+
+async def publish_token(uow: UnitOfWork, key: str, at: datetime, *, action: str, reason: str | None = None,
+                        command_id: str | None = None) -> int:
+    """Bump, record and publish one token's state; return its new version."""
+    bumped = await uow.conn.execute(sa.update(id_tokens).where(id_tokens.c.token_key == key)
+                                    .values(version=id_tokens.c.version + 1).returning(id_tokens.c.version))
+    version = int(bumped.scalar_one())
+    row = (await uow.conn.execute(
+        sa.select(id_tokens, drivers.c.status.label("driver_status"), drivers.c.allowed_station_ids,
+                  drivers.c.allowed_location_ids)
+        .select_from(id_tokens.outerjoin(drivers, drivers.c.id == id_tokens.c.driver_id))
+        .where(id_tokens.c.token_key == key))).one()
+    status = published_status(row.status, deleted=row.deleted_at is not None, driver_status=row.driver_status)
+    await uow.conn.execute(sa.insert(token_history).values(
+        token_key=key, version=version, action=action, status=row.status, published_status=status,
+        driver_id=row.driver_id, reason=reason, command_id=command_id, at=at))
+    uow.emit(TOKENS_TOPIC, key, TOKEN_SCHEMA, {
+        "id_token": row.id_token, "token_type": row.token_type, "status": status, "expires_at": row.expires_at,
+        "group_id": row.group_id, "driver_id": row.driver_id,
+        "allow_concurrent_sessions": row.allow_concurrent_sessions,
+        "allowed_station_ids": None if row.allowed_station_ids is None else list(row.allowed_station_ids),
+        "allowed_location_ids": None if row.allowed_location_ids is None else list(row.allowed_location_ids),
+        "version": version, "updated_at": at,
+    })
+    return version
+
+
+async def publish_driver_tokens(uow: UnitOfWork, driver_id: str, at: datetime, *, action: str,
+                                command_id: str | None) -> None:
+    """Republish every live token of a driver (its status or permissions changed what the edge must answer)."""
+    keys = (await uow.conn.execute(sa.select(id_tokens.c.token_key).where(
+        id_tokens.c.driver_id == driver_id, id_tokens.c.deleted_at.is_(None)).order_by(id_tokens.c.token_key)
+    )).scalars().all()
+    for key in keys:
+        await publish_token(uow, key, at, action=action, command_id=command_id)
+
+
+def emit_event(uow: UnitOfWork, event_type: str, aggregate_id: str, value: Mapping[str, Any]) -> str:
+    """Queue an authorization domain event (`csms.authorization.<event_type>`) on `auth.events`."""
+    return uow.emit(EVENTS_TOPIC, aggregate_id, f"csms.authorization.{event_type}", value)
