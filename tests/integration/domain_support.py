@@ -168,7 +168,7 @@ async def read_topic(kafka: KafkaSettings, logical: str, expected: int | None = 
     return out
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20, what: str = "condition") -> Any:
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 45, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = await check()

@@ -61,9 +61,9 @@ async def test_replaying_ocpp_messages_rebuilds_the_same_store(kafka_settings, f
         settings_b = StationsSettings(database_url=url_b, kafka=kafka_settings, http_port=0)
         commands_only = dataclasses.replace(spec(settings_b), topics=("stations.commands",))
         async with s.running(commands_only, settings_b):
-            await s.wait_for(lambda: s.fetch(url_b, "select 1 from stations where id = 'AC-16'"), what="commands")
+            await s.wait_for(lambda: s.fetch(url_b, "select 1 from stations where id = 'AC-16'"), 90, what="commands")
         async with s.running(spec(settings_b), settings_b):
-            await s.wait_for(lambda: offsets_at_end(url_b, total), what="store B caught up")
+            await s.wait_for(lambda: offsets_at_end(url_b, total), 90, what="store B caught up")
         store_b = await s.dump(url_b)
     finally:
         await s.fetch(admin_url, f'drop database if exists "{name}" with (force)')
