@@ -13,7 +13,9 @@ from datetime import timedelta
 
 import pytest
 
+from csms.kafka import apply_topics
 from processors.stations import StationsSettings, spec
+from schemas import load_topics
 from tests.integration import domain_support as s
 from tests.integration.stations.test_stations_live_state import feed_day
 
@@ -29,6 +31,10 @@ async def offsets_at_end(url: str, expected: int) -> bool:
 
 
 async def test_replaying_ocpp_messages_rebuilds_the_same_store(kafka_settings, fresh_database, real_infra):
+    # one partition for commands: a replay must see DefineLocation before the RegisterStation that needs it,
+    # and across partitions Kafka keeps no order (docs/stations.md, "Commands and ordering")
+    await apply_topics(kafka_settings, load_topics().with_prefix(kafka_settings.topic_prefix),
+                       only=["stations.commands"], max_partitions=1)
     await s.create_topics(kafka_settings, TOPICS)
     settings_a = StationsSettings(database_url=fresh_database, kafka=kafka_settings, http_port=0)
     rng = random.Random(5)
