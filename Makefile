@@ -14,6 +14,7 @@ down:
 	@$(UV_RUN) python -c "from tests import infra; infra.stop()" 2>/dev/null || true
 
 test: bootstrap
+	@./scripts/install_chromium.sh
 	@$(UV_RUN) ruff check .
 	@$(UV_RUN) pytest -p no:cacheprovider
 

@@ -39,7 +39,10 @@ SERVICES = (
     Service("billing", "processors.billing", 3003, "CSMS_BILLING_", "csms_billing"),
     Service("monitoring", "processors.monitoring", 3004, "CSMS_MONITORING_", "csms_monitoring"),
     Service("edge", "ocpp_edge", 4001, "CSMS_EDGE_"),
-    Service("read-api", "read_api", 3000, "CSMS_API_", "csms_api"),
+    Service("read-api", "read_api", 3000, "CSMS_API_", "csms_api", {
+        # demo credentials for the local run only (the domain databases default to csms_<domain> next to csms_api)
+        "CSMS_API_ADMIN_USERNAME": "admin", "CSMS_API_ADMIN_PASSWORD": "csms-demo-admin",
+        "CSMS_API_JWT_SECRET": "local-demo-only-jwt-secret-0123456789abcdef"}),
 )
 
 

@@ -1,0 +1,156 @@
+"""Stations: list (filters, keyset cursor), detail with connectors and live status, history, configuration;
+writes as commands on `stations.commands`; charger commands on `ocpp.commands`, validated before publishing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from ocpp_edge.protocol import CSMS_INITIATED, ProtocolViolation, validate_call
+from processors.stations import queries as sq
+from read_api.auth import Admin, Anyone, Reader, Staff
+from read_api.commands import respond
+from read_api.deps import api_state
+from read_api.errors import ApiError, NotFound
+from read_api.models import ERRORS
+from read_api.pagination import decode_cursor, encode_cursor, page
+from read_api.responses import etagged
+from read_api.routes._common import Cursor, Limit, OptionalPayload, Payload, Sort, command, merged
+
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=ERRORS)
+StationId = Annotated[str, Path(min_length=1, max_length=64)]
+VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+
+
+def _floats(raw: str | None, n: int, name: str) -> tuple[float, ...] | None:
+    if raw is None:
+        return None
+    try:
+        values = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise ApiError(422, f"{name} needs {n} comma-separated numbers")
+    return values
+
+
+@router.get("", summary="Stations with live connector status")
+async def list_stations(
+    request: Request, _: Anyone, status: str | None = None, operator: str | None = None,
+    location: str | None = None, connector_type: str | None = None, online: bool | None = None,
+    bbox: Annotated[str | None, Query(description="min_lat,min_lon,max_lat,max_lon")] = None,
+    near: Annotated[str | None, Query(description="lat,lon,radius_m")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="text in id, name or address")] = None,
+    sort: Sort = None, cursor: Cursor = None, limit: Limit = 50,
+) -> Response:
+    if sort not in (None, "id"):
+        raise ApiError(422, "stations sort by id only (keyset pagination)", details={"sortable": ["id"]})
+    after = decode_cursor(cursor).get("after")
+    async with api_state(request).db.read("stations") as conn:
+        result = await sq.list_stations(
+            conn, status=status, operator_id=operator, location_id=location, connector_type=connector_type,
+            online=online, bbox=_floats(bbox, 4, "bbox"), near=_floats(near, 3, "near"),  # type: ignore[arg-type]
+            search=q, after=after, limit=limit)
+    return page(result.items, encode_cursor({"after": result.next_cursor}) if result.next_cursor else None)
+
+
+@router.get("/{station_id}", summary="One station with its EVSEs and connectors (ETag)")
+async def get_station(request: Request, station_id: StationId, _: Anyone) -> Response:
+    async with api_state(request).db.read("stations") as conn:
+        station = await sq.get_station(conn, station_id)
+    if station is None:
+        raise NotFound(f"station {station_id}")
+    return etagged(request, station)
+
+
+@router.get("/{station_id}/status-history", summary="Registration and connectivity changes, newest first")
+async def status_history(request: Request, station_id: StationId, _: Reader, kind: str | None = None,
+                         cursor: Cursor = None, limit: Limit = 100) -> Response:
+    async with api_state(request).db.read("stations") as conn:
+        result = await sq.station_history(conn, station_id, kind=kind, before=decode_cursor(cursor).get("before"),
+                                          limit=limit)
+    return page(result.items, encode_cursor({"before": result.next_cursor}) if result.next_cursor else None)
+
+
+@router.get("/{station_id}/connector-history", summary="Connector status reports, newest first")
+async def connector_history(request: Request, station_id: StationId, _: Reader, evse_id: int | None = None,
+                            connector_id: int | None = None, cursor: Cursor = None, limit: Limit = 100) -> Response:
+    async with api_state(request).db.read("stations") as conn:
+        result = await sq.connector_history(conn, station_id, evse_id=evse_id, connector_id=connector_id,
+                                            before=decode_cursor(cursor).get("before"), limit=limit)
+    return page(result.items, encode_cursor({"before": result.next_cursor}) if result.next_cursor else None)
+
+
+@router.get("/{station_id}/configuration", summary="Configuration keys / device-model variables last reported")
+async def configuration(request: Request, station_id: StationId, _: Reader) -> Response:
+    async with api_state(request).db.read("stations") as conn:
+        entries = await sq.station_configuration_of(conn, station_id)
+    return page(entries, None)
+
+
+@router.post("", summary="Register a station (RegisterStation)")
+async def register(request: Request, body: Payload, principal: Staff) -> Response:
+    station_id = body.get("station_id")
+    if not isinstance(station_id, str) or not station_id:
+        raise ApiError(422, "station_id is required")
+    return await command(request, principal, "stations", "RegisterStation", station_id, body)
+
+
+@router.patch("/{station_id}", summary="Change a station (UpdateStation)")
+async def update(request: Request, station_id: StationId, body: Payload, principal: Staff) -> Response:
+    return await command(request, principal, "stations", "UpdateStation", station_id,
+                         merged(body, station_id=station_id))
+
+
+@router.delete("/{station_id}", summary="Decommission a station (DecommissionStation)")
+async def decommission(request: Request, station_id: StationId, principal: Admin,
+                       body: OptionalPayload = None) -> Response:
+    return await command(request, principal, "stations", "DecommissionStation", station_id,
+                         merged(body, station_id=station_id))
+
+
+@router.post("/{station_id}/approve", summary="Approve a pending station (ApproveStation)")
+async def approve(request: Request, station_id: StationId, principal: Staff, body: OptionalPayload = None) -> Response:
+    return await command(request, principal, "stations", "ApproveStation", station_id,
+                         merged(body, station_id=station_id))
+
+
+@router.post("/{station_id}/reject", summary="Reject a pending station (RejectStation)")
+async def reject(request: Request, station_id: StationId, principal: Staff, body: OptionalPayload = None) -> Response:
+    return await command(request, principal, "stations", "RejectStation", station_id,
+                         merged(body, station_id=station_id))
+
+
+async def _version(request: Request, station_id: str, requested: str | None) -> str:
+    async with api_state(request).db.read("stations") as conn:
+        station = await sq.get_station(conn, station_id)
+    if station is None:
+        raise NotFound(f"station {station_id}")
+    if requested:
+        return requested
+    if station.ocpp_version:
+        return station.ocpp_version
+    if len(station.allowed_ocpp_versions) == 1:
+        return station.allowed_ocpp_versions[0]
+    raise ApiError(422, "the station's OCPP version is not known yet: pass ?version=")
+
+
+@router.post("/{station_id}/commands/{action}", summary="Send an OCPP call to the charger (validated first)")
+async def charger_command(
+    request: Request, station_id: StationId, action: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$")],
+    principal: Staff, body: OptionalPayload = None,
+    version: Annotated[str | None, Query(pattern=r"^ocpp(1\.6|2\.0\.1|2\.1)$")] = None,
+) -> Response:
+    ocpp_version = await _version(request, station_id, version)
+    if action not in CSMS_INITIATED.get(ocpp_version, frozenset()):
+        raise ApiError(422, f"{action} is not a call the CSMS sends in {ocpp_version}",
+                       details={"version": ocpp_version, "actions": sorted(CSMS_INITIATED.get(ocpp_version, ()))})
+    payload: dict[str, Any] = body or {}
+    try:
+        validate_call(ocpp_version, action, payload)
+    except ProtocolViolation as exc:
+        raise ApiError(422, f"invalid {action} payload for {ocpp_version}: {exc.description}",
+                       details={"version": ocpp_version, "ocpp_error": exc.code}) from None
+    command_id, outcome = await api_state(request).bus.send_ocpp(station_id, action, payload, principal)
+    return respond(command_id, outcome)
