@@ -206,11 +206,15 @@ def sim(
 
 
 @app.command("up")
-def up() -> None:
+def up(
+    demo: Annotated[bool, typer.Option(help="Register and simulate the demo fleet")] = True,
+    demo_stations: Annotated[int, typer.Option(help="Simulated chargers in the demo fleet")] = 12,
+    port_offset: Annotated[int, typer.Option(help="Shift every port (a second system beside the first)")] = 0,
+) -> None:
     """Start the whole system in the foreground (what `make up` runs); Ctrl-C stops it."""
     from csms.system import run_system
 
-    raise typer.Exit(run_system())
+    raise typer.Exit(run_system(demo=demo, demo_stations=demo_stations, port_offset=port_offset))
 
 
 @app.command("down")

@@ -69,8 +69,11 @@ class ChargePointSession:
 
     def _record(self, value: dict[str, Any]) -> SpooledRecord:
         codec = self.edge.codec
-        return SpooledRecord(self._topic, self._key, codec.encode(OCPP_MESSAGE, value),
-                             tuple(codec.headers(OCPP_MESSAGE, value["event_id"])))
+        headers = codec.headers(OCPP_MESSAGE, value["event_id"])
+        headers.append(("ocpp_type", value["message_type"].encode()))  # lets processors skip before decoding
+        if value["action"]:
+            headers.append(("ocpp_action", value["action"].encode()))
+        return SpooledRecord(self._topic, self._key, codec.encode(OCPP_MESSAGE, value), tuple(headers))
 
     async def run(self) -> None:
         observe = self.edge.metrics.answer_seconds.observe

@@ -146,7 +146,7 @@ class Publisher:
     async def _submit(self, batch: object, topic: str, partition: int, members: set[_Waiter]) -> None:
         for waiter in members:
             waiter.remaining += 1
-        future = await self.producer.send_batch(batch, topic, partition=partition)  # type: ignore[arg-type]
+        future = await self.producer.send_batch(batch, topic, partition=partition)
         for waiter in members:
             future.add_done_callback(waiter.batch_done)
 
@@ -165,13 +165,28 @@ class Publisher:
                 await asyncio.sleep(1.0)
 
     async def _drain_once(self) -> None:
-        async with self._spool_lock:  # appends wait: a station's order is the file's order
+        """Send a snapshot of the spool without holding the lock (chargers keep spooling meanwhile), then drop
+        exactly the acknowledged prefix; a failed attempt leaves the file as it was."""
+        async with self._spool_lock:
             records = list(self.spool.read())
-            for start in range(0, len(records), 2000):
-                chunk = records[start: start + 2000]
-                futures = [
-                    await self.producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in chunk
-                ]
+        for start in range(0, len(records), 2000):
+            chunk = records[start: start + 2000]
+            futures = []
+            try:
+                for r in chunk:
+                    futures.append(await self.producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)))
                 await asyncio.wait_for(asyncio.gather(*futures), 30)
-            self.spool.clear()
-        log.info("spool drained to kafka", records=len(records))
+            finally:
+                for future in futures:  # a failed attempt must not leave unretrieved exceptions behind
+                    if future.done() and not future.cancelled():
+                        future.exception()
+                    else:
+                        future.add_done_callback(_consume)
+        async with self._spool_lock:
+            await asyncio.to_thread(self.spool.drop_prefix, len(records))
+        log.info("spool drained to kafka", records=len(records), still_spooled=self.spool.count)
+
+
+def _consume(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import gc
 import re
+import ssl
 import uuid
+import weakref
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -29,8 +31,10 @@ from ocpp_edge import protocol as p
 from ocpp_edge.charge_point import AnswerCache, ChargePointSession
 from ocpp_edge.commands import CommandRouter
 from ocpp_edge.decide import Decider
+from ocpp_edge.dispatch import CommandDispatcher
 from ocpp_edge.metrics import EdgeMetrics
 from ocpp_edge.publisher import Publisher
+from ocpp_edge.security import GateConfig, Gatekeeper, peer_names, server_tls_context
 from ocpp_edge.settings import EdgeSettings
 from ocpp_edge.spool import Spool, SpooledRecord
 from ocpp_edge.state import EdgeState, StateMaterializer
@@ -72,12 +76,21 @@ class Edge:
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Server | None = None
+        self._tls_server: Server | None = None
         self._connections_at_freeze = 0
+        self._spool_low, self._spool_since = 1 << 62, 0.0
+        self._spool_stopping: asyncio.Future[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
+        self.gate = Gatekeeper(GateConfig(
+            settings.unknown_station_profile, settings.auth_failure_burst, settings.auth_failure_per_s,
+            settings.admission_rate_per_s, settings.admission_burst, settings.max_connections,
+            settings.auth_cache_ttl_s, settings.auth_threads))
+        self._profiles: weakref.WeakKeyDictionary[ServerConnection, int] = weakref.WeakKeyDictionary()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        self.producer = make_producer(s.kafka, client_id=f"edge-{s.edge_id}", linger_ms=1,
+        self.producer = make_producer(s.kafka, client_id=f"edge-{s.edge_id}", linger_ms=2,
                                       request_timeout_ms=max(1000, int(s.durable_timeout_s * 1000)))
         await self.producer.start()
         self.spool = Spool(s.spool_dir, s.edge_id)
@@ -89,42 +102,60 @@ class Edge:
         self.decider = Decider(self.state, self.txids, unknown_stations=s.unknown_stations,
                                heartbeat_interval=s.heartbeat_interval_s, pending_interval=s.pending_retry_interval_s)
         self.materializer = StateMaterializer(self.state, s.kafka, self.topics, self.codec)
+        self.dispatcher = CommandDispatcher(self)
         self._tasks = [
             asyncio.create_task(self.materializer.run(self.stop_event), name="edge-state"),
             asyncio.create_task(self.publisher.drain_forever(self.stop_event), name="edge-spool-drain"),
             asyncio.create_task(self._housekeeping(), name="edge-housekeeping"),
+            asyncio.create_task(self.dispatcher.run(self.stop_event), name="edge-commands"),
+            asyncio.create_task(self.dispatcher.heartbeat_forever(self.stop_event), name="edge-presence"),
         ]
         p.warm_up()
         self.health = HealthServer(s.http_host, s.http_port, self.metrics.registry, ready=self.ready)
         await self.health.start()
-        ready = asyncio.ensure_future(self.materializer.ready.wait())
-        await asyncio.wait([ready, self._tasks[0]], timeout=120, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            await self.stop()
-            failed = self._tasks[0].exception() if self._tasks[0].done() else None
-            raise RuntimeError(f"edge state not caught up: {failed!r}")
-        self._server = await serve(
-            self.handle, s.host, s.port, subprotocols=[Subprotocol(x) for x in SUBPROTOCOLS],
-            select_subprotocol=self._select,
-            process_request=self._process_request, compression=None, max_size=s.max_frame_bytes,
-            ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s, max_queue=4,
-            reuse_port=s.reuse_port or None, server_header="csms-edge",
-        )
+        for waited, task in ((self.materializer.ready, self._tasks[0]), (self.dispatcher.ready, self._tasks[3])):
+            ready = asyncio.ensure_future(waited.wait())
+            await asyncio.wait([ready, task], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.done():
+                ready.cancel()
+                await self.stop()
+                failed = task.exception() if task.done() else None
+                raise RuntimeError(f"edge state not caught up: {failed!r}")
+        self._server = await self._listen(s.port, None)
         if s.port == 0:
             self.settings.port = next(iter(self._server.sockets)).getsockname()[1]
+        if s.tls_port is not None:
+            if s.tls_cert_file is None or s.tls_key_file is None:
+                raise RuntimeError("CSMS_EDGE_TLS_PORT needs CSMS_EDGE_TLS_CERT_FILE and CSMS_EDGE_TLS_KEY_FILE")
+            context = server_tls_context(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+            self._tls_server = await self._listen(s.tls_port, context)
+            if s.tls_port == 0:
+                self.settings.tls_port = next(iter(self._tls_server.sockets)).getsockname()[1]
         gc.collect()
         gc.freeze()
         log.info("edge listening", port=self.settings.port, http_port=self.health.port, edge_id=s.edge_id)
 
+    async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
+        s = self.settings
+        return await serve(
+            self.handle, s.host, port, subprotocols=[Subprotocol(x) for x in SUBPROTOCOLS],
+            select_subprotocol=self._select, ssl=context,
+            process_request=self._process_request, compression=None, max_size=s.max_frame_bytes,
+            ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s, close_timeout=s.close_timeout_s,
+            max_queue=4, reuse_port=s.reuse_port or None, server_header="csms-edge",
+        )
+
     def ready(self) -> bool:
-        return self.state.caught_up and self._server is not None
+        return self.state.caught_up and self.dispatcher.ready.is_set() and self._server is not None
 
     async def stop(self) -> None:
         self.stop_event.set()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+        self.gate.close()
+        await self.dispatcher.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -136,11 +167,37 @@ class Edge:
         """Freeze the GC after connection bursts (full collections of a big heap pause for ~0.5 s)."""
         while not self.stop_event.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), 5)
+                await asyncio.wait_for(self.stop_event.wait(), 1)
             self.metrics.spool_pending.set(self.spool.count)
+            await self._revive_producer()
             if len(self.sessions) - self._connections_at_freeze > 500:
                 gc.freeze()
                 self._connections_at_freeze = len(self.sessions)
+
+    async def _revive_producer(self) -> None:
+        """Replace the producer when the spool has not shrunk for 10 s although a new producer can connect.
+        aiokafka's idempotent producer can come back from a broker outage poisoned (every batch then fails with
+        OutOfOrderSequenceNumber, so the spool never drains); a new producer gets a new producer id."""
+        loop = asyncio.get_running_loop()
+        if self.spool.count == 0 or self.spool.count < self._spool_low:
+            self._spool_low, self._spool_since = self.spool.count or 1 << 62, loop.time()
+            return
+        if loop.time() - self._spool_since < 10:
+            return
+        self._spool_since = loop.time()
+        fresh = make_producer(self.settings.kafka, client_id=f"edge-{self.settings.edge_id}", linger_ms=2,
+                              request_timeout_ms=max(1000, int(self.settings.durable_timeout_s * 1000)))
+        try:
+            await asyncio.wait_for(fresh.start(), 5)
+        except Exception:  # still no broker: keep waiting with the old producer
+            with contextlib.suppress(Exception):
+                await fresh.stop()
+            return
+        log.warning("spool not draining although Kafka answers; replacing the producer", spooled=self.spool.count)
+        old, self.producer = self.producer, fresh
+        self.publisher.producer = self.txids.producer = self.dispatcher.feed.producer = fresh
+        self._spool_low = 1 << 62
+        self._spool_stopping = asyncio.ensure_future(old.stop())  # in the background: it may hang on retries
 
     # -- upgrade ---------------------------------------------------------------------------------------------
     def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str, why: str, **fields: Any
@@ -149,7 +206,34 @@ class Edge:
         log.warning("upgrade refused", reason=reason, status=int(status), **fields)
         return connection.respond(status, reason + "\n")
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        refused = self._check_request(connection, request)
+        if refused is not None:
+            return refused
+        return await self._guard(connection, request, station_from_path(request.path) or "")
+
+    async def _guard(self, connection: ServerConnection, request: Request, station_id: str) -> Response | None:
+        """Admission pacing, then the station's security profile (ocpp_edge/security.py)."""
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        cert = ssl_object.getpeercert() if ssl_object is not None else None
+        refusal = self.gate.pace(len(self.sessions))
+        profile = -1
+        if refusal is None:
+            profile, refusal = await self.gate.check(
+                station_id, self.state.station(station_id), host=_host(connection), tls=ssl_object is not None,
+                client_names=peer_names(cert), authorization=request.headers.get("Authorization"))
+        if refusal is None:
+            self._profiles[connection] = profile
+            return None
+        response = self._refuse(connection, refusal.status, refusal.reason, refusal.why, station_id=station_id,
+                                remote=_remote(connection), tls=ssl_object is not None)
+        if refusal.challenge:
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+        if refusal.retry_after is not None:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         station_id = station_from_path(request.path)
         remote = _remote(connection)
         if station_id is None:
@@ -179,21 +263,27 @@ class Edge:
     async def handle(self, ws: ServerConnection) -> None:
         station_id = station_from_path(ws.request.path if ws.request else "") or ""
         version = ws.subprotocol or "ocpp1.6"
-        conn = Connection(station_id, self.settings.edge_id, str(uuid.uuid4()), str(version), _remote(ws), 0)
+        conn = Connection(station_id, self.settings.edge_id, str(uuid.uuid4()), str(version), _remote(ws),
+                          self._profiles.get(ws, 0))
         session = ChargePointSession(ws, conn, self)
         previous = self.sessions.get(station_id)
         self.sessions[station_id] = session
         if previous is not None:
             log.info("connection replaced", station_id=station_id)
-            await previous.ws.close(1000, "replaced by a newer connection of the same station")
+            # not awaited: a half-open old socket would hold the new one for the whole close timeout
+            self._closing.add(task := asyncio.ensure_future(
+                previous.ws.close(1000, "replaced by a newer connection of the same station")))
+            task.add_done_callback(self._closing.discard)
         self.metrics.connections.labels(version).inc()
         await self._connection_event(conn, "CONNECTED")
+        self.dispatcher.connected(session)
         try:
             await session.run()
         finally:
             self.metrics.connections.labels(version).dec()
             if self.sessions.get(station_id) is session:
                 del self.sessions[station_id]
+            self.dispatcher.disconnected(session)
             await self._connection_event(conn, "DISCONNECTED", close_code=ws.close_code,
                                          close_reason=ws.close_reason)
 
@@ -203,6 +293,11 @@ class Edge:
                                self.codec.encode(CONNECTION_EVENT, value),
                                tuple(self.codec.headers(CONNECTION_EVENT, value["event_id"])))
         await self.publisher.publish_durable([record])
+
+
+def _host(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if isinstance(address, tuple) and address else "?"
 
 
 def _remote(connection: ServerConnection) -> str | None:

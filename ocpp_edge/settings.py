@@ -36,3 +36,24 @@ class EdgeSettings(ServiceSettings):
     answer_cache_per_station: int = Field(default=8, ge=0, le=256)
     require_boot_for_v2: bool = Field(default=True, description="2.x: SecurityError before an Accepted boot")
     reuse_port: bool = False
+    # -- security profiles (ocpp_edge/security.py) -----------------------------------------------------------
+    unknown_station_profile: int = Field(default=0, ge=0, le=3,
+                                         description="Profile required of a station not in stations.registry")
+    tls_port: int | None = Field(default=None, ge=0, le=65535, description="wss:// port (profiles 2 and 3), e.g. 4443")
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = Field(default=None, description="CA that client certificates must chain to (profile 3)")
+    auth_cache_ttl_s: float = Field(default=300.0, ge=0, description="Successful password checks are cached this long")
+    auth_threads: int = Field(default=2, ge=1, le=64, description="Threads for argon2 verification")
+    auth_failure_burst: int = Field(default=10, ge=1, description="Failed upgrades per address before 429")
+    auth_failure_per_s: float = Field(default=0.2, gt=0, description="Refill of the per-address failure budget")
+    admission_rate_per_s: float = Field(default=2000.0, gt=0, description="Upgrades admitted per second (503 beyond)")
+    admission_burst: int = Field(default=2000, ge=1)
+    max_connections: int = Field(default=60_000, ge=1)
+    close_timeout_s: float = Field(default=2.0, gt=0, description="Wait for a closing handshake (dead sockets)")
+    # -- commands to chargers (ocpp_edge/dispatch.py) ---------------------------------------------------------
+    command_timeout_s: float = Field(default=30.0, gt=0, description="Wait for the charger's reply (TIMEOUT)")
+    command_grace_s: float = Field(default=5.0, ge=0,
+                                   description="A command without expiry waits this long for its charger")
+    command_lookback_s: float = Field(default=3600.0, ge=0, description="Commands re-read at start-up")
+    edge_heartbeat_s: float = Field(default=2.0, gt=0, description="Liveness heartbeat in edge.presence")

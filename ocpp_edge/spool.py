@@ -68,6 +68,25 @@ class Spool:
             yield _decode(data[i + 4 : i + 4 + n])
             i += 4 + n
 
+    def drop_prefix(self, count: int) -> None:
+        """Remove the first `count` records (they reached Kafka); records appended since stay, in order."""
+        with self.path.open("rb") as f:
+            data = f.read()
+        i = 0
+        for _ in range(count):
+            (n,) = _HEADER.unpack_from(data, i)
+            i += 4 + n
+        rest = data[i:]
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(rest)
+            f.flush()
+            os.fsync(f.fileno())
+        os.close(self._fd)
+        os.replace(tmp, self.path)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.count = max(0, self.count - count)
+
     def clear(self) -> None:
         os.ftruncate(self._fd, 0)
         os.fsync(self._fd)

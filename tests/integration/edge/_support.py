@@ -17,7 +17,7 @@ from ocpp_edge.settings import EdgeSettings
 from schemas import AvroCodec, load_topics
 
 EDGE_TOPICS = ["ocpp.messages", "ocpp.connections", "ocpp.commands", "ocpp.command-outcomes", "stations.registry",
-               "auth.tokens", "edge.txid-leases"]
+               "auth.tokens", "edge.txid-leases", "edge.presence", "edge.deliveries"]
 
 
 async def create_topics(kafka: KafkaSettings) -> None:

@@ -24,6 +24,7 @@ class FlakyProducer:
 
     def __init__(self) -> None:
         self.up = False
+        self.ack_delay = 0.0
         self.delivered: list[bytes] = []
 
     async def partitions_for(self, topic: str) -> set[int]:
@@ -43,7 +44,7 @@ class FlakyProducer:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.up:
             self.delivered.append(value)
-            future.set_result(None)
+            asyncio.get_running_loop().call_later(self.ack_delay, future.set_result, None)
         return future  # never completes while down: a stuck broker
 
 
@@ -79,3 +80,22 @@ def test_a_torn_final_write_is_ignored(tmp_path):
     with spool.path.open("ab") as f:
         f.write(b"\x00\x00\x01\x00partial")
     assert [r.value for r in Spool(tmp_path, "edge-2").read()] == [b"v1"]
+
+
+async def test_records_spooled_while_draining_stay_behind_the_drained_ones(tmp_path):
+    """The drainer does not hold the lock while it sends: chargers keep being answered (spooled) meanwhile, and
+    only the acknowledged prefix leaves the spool."""
+    producer = FlakyProducer()
+    spool = Spool(tmp_path, "edge-3")
+    publisher = Publisher(producer, spool, durable_timeout=0.05)  # type: ignore[arg-type]
+    assert await publisher.publish_durable([rec(1), rec(2)]) == "spool"
+    producer.up, producer.ack_delay = True, 0.3
+    drain = asyncio.create_task(publisher._drain_once())
+    await asyncio.sleep(0.05)  # the drain has its snapshot and waits for acks
+    started = asyncio.get_running_loop().time()
+    assert await publisher.publish_durable([rec(3)]) == "spool"
+    assert asyncio.get_running_loop().time() - started < 0.2  # not blocked by the drain in progress
+    await drain
+    assert [r.value for r in spool.read()] == [b"v3"]  # the late record waits for the next round, in order
+    await publisher._drain_once()
+    assert producer.delivered == [b"v1", b"v2", b"v3"] and spool.count == 0
