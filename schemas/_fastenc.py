@@ -119,7 +119,7 @@ def _optional(schema: list[Any]) -> Writer | None:
             buf.append(null_index << 1)
         else:
             buf.append(other_index << 1)
-            inner(buf, value)  # type: ignore[misc]
+            inner(buf, value)
 
     return optional
 

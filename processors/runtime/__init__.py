@@ -6,11 +6,16 @@ Public surface: declare a `ProcessorSpec`, write handlers `async def h(event: Ev
 
 from processors.runtime.commands import Command, CommandRejected, answer, command_handler, read_command
 from processors.runtime.events import BatchHandler, Emitted, Event, Handler, UnitOfWork
-from processors.runtime.ocpp_events import OcppExchange, exchange
+from processors.runtime.ocpp_events import OcppExchange, exchange, skip_ocpp
 from processors.runtime.runner import Consumer, is_transient
 from processors.runtime.service import ProcessorSettings, Running, run_forever, serve
 from processors.runtime.spec import ProcessorSpec
-from processors.runtime.store import create_runtime_tables, drop_runtime_tables
+from processors.runtime.store import (
+    create_runtime_tables,
+    downgrade_runtime_tables_v2,
+    drop_runtime_tables,
+    upgrade_runtime_tables_v2,
+)
 
 __all__ = [
     "BatchHandler",
@@ -28,10 +33,13 @@ __all__ = [
     "answer",
     "command_handler",
     "create_runtime_tables",
+    "downgrade_runtime_tables_v2",
     "drop_runtime_tables",
     "exchange",
     "is_transient",
     "read_command",
     "run_forever",
     "serve",
+    "skip_ocpp",
+    "upgrade_runtime_tables_v2",
 ]

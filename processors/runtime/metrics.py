@@ -17,6 +17,10 @@ class RuntimeMetrics:
             "csms_processor_events_duplicate_total", "Redelivered or duplicate events skipped", ["processor"],
             registry=self.registry,
         ).labels(**labels)
+        self.skipped = Counter(
+            "csms_processor_records_skipped_total", "Records the spec's header filter skipped before decoding",
+            ["processor"], registry=self.registry,
+        ).labels(**labels)
         self.dead_letters = Counter(
             "csms_processor_dead_letters_total", "Records sent to the dead-letter topic", ["processor", "reason"],
             registry=self.registry,

@@ -57,3 +57,8 @@ def run_env(target_metadata: Any) -> None:
         await engine.dispose()
 
     asyncio.run(online())
+
+
+def downgrade(database_url: str, script_location: Path, revision: str) -> None:
+    """Run `alembic downgrade` (blocking; tests and operators rolling a store back)."""
+    command.downgrade(alembic_config(database_url, script_location), revision)

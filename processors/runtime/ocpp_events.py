@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 
 from processors.runtime.events import Event
+from schemas import header
 
 OCPP_MESSAGE = "csms.ocpp.OcppMessage"
 CONNECTION_EVENT = "csms.ocpp.ConnectionEvent"
@@ -78,3 +80,24 @@ def exchange(event: Event) -> OcppExchange:
         charger_timestamp=v.get("charger_timestamp"),
         command_id=v.get("command_id"),
     )
+
+
+def skip_ocpp(
+    types: Collection[str], actions: Collection[str] | None = None
+) -> Callable[[Sequence[tuple[str, bytes]]], bool]:
+    """A `ProcessorSpec.skip` for `ocpp.messages`: skips records whose `ocpp_type` header (CALL, CALLRESULT,
+    CALLERROR, SEND...) is not in `types`, or whose `ocpp_action` header is not in `actions` (when given).
+    Records without those headers (other topics, events published before the edge added them) are kept."""
+    wanted_types = frozenset(t.encode() for t in types)
+    wanted_actions = None if actions is None else frozenset(a.encode() for a in actions)
+
+    def skip(headers: Sequence[tuple[str, bytes]]) -> bool:
+        kind = header(headers, "ocpp_type")
+        if kind is not None and kind not in wanted_types:
+            return True
+        if wanted_actions is None:
+            return False
+        action = header(headers, "ocpp_action")
+        return action is not None and action not in wanted_actions
+
+    return skip

@@ -1,8 +1,10 @@
-"""The outbox relay: publishes outbox rows in id order with an idempotent producer, then deletes them.
+"""The outbox relay: publishes outbox rows in id order with an idempotent producer.
 
-Only one relay per store publishes at a time (a PostgreSQL advisory lock), so per-key order is kept across
-several instances of a processor. A crash between publish and delete republishes rows with the same `event_id`;
-consumers drop them as duplicates (effectively once).
+One transaction per batch: `delete ... returning` takes the oldest rows, they are published, and the deletion
+commits only after Kafka acknowledged every record (one statement instead of a read and a delete; a failed publish
+or a crash rolls the deletion back). Only one relay per store publishes at a time (a PostgreSQL advisory lock), so
+per-key order is kept across several instances of a processor. A crash between publish and commit republishes rows
+with the same `event_id`; consumers drop them as duplicates (effectively once).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class OutboxRelay:
         metrics: RuntimeMetrics,
         wakeup: asyncio.Event,
         *,
-        batch: int = 2000,
+        batch: int = 5000,
         send_timeout: float = 30.0,
         idle_poll: float = 0.5,
     ) -> None:
@@ -70,14 +72,12 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish up to `batch` rows; return how many."""
-        async with self.engine.connect() as conn:
-            rows = await store.fetch_outbox(conn, self.batch)
-        if not rows:
-            self.metrics.outbox_pending.set(0)
-            return 0
-        await asyncio.wait_for(self._send(rows), self.send_timeout)
         async with self.engine.begin() as conn:
-            await store.delete_outbox(conn, [r.id for r in rows])
+            rows = await store.take_outbox(conn, self.batch)
+            if not rows:
+                self.metrics.outbox_pending.set(0)
+                return 0
+            await asyncio.wait_for(self._send(rows), self.send_timeout)
         self.metrics.relayed.inc(len(rows))
         return len(rows)
 

@@ -252,7 +252,12 @@ class Consumer:
         self, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> tuple[list[Event], list[tuple[ConsumerRecord[bytes, bytes], str, str]]]:
         events, dead = [], []
+        skip = self.spec.skip
+        skipped = 0
         for record in records:
+            if skip is not None and skip(record.headers or ()):
+                skipped += 1
+                continue
             try:
                 events.append(self._decode(record))
             except DecodeError as exc:
@@ -260,6 +265,8 @@ class Consumer:
                 log.error("undecodable record sent to dead letters", topic=record.topic,
                           partition=record.partition, offset=record.offset, error=str(exc))
                 dead.append((record, reason, str(exc)))
+        if skipped:
+            self.metrics.skipped.inc(skipped)
         return events, dead
 
     def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Event:

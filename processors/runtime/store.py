@@ -2,15 +2,25 @@
 
 - `runtime_offsets`: the next offset to read per (group, topic, partition); written in the batch transaction.
 - `runtime_processed_events`: one row per applied `event_id`, so a redelivered or duplicated event is a no-op.
-- `runtime_outbox`: domain events (and dead letters) written with the effects; the relay publishes then deletes.
+  Keyed by a 16-byte `uuid` (`dedupe_key`): event ids are uuids; any other id (the positional fallback
+  "topic:partition:offset", "dead:...") maps to its uuid5, deterministically.
+- `runtime_outbox`: domain events (and dead letters) written with the effects; the relay deletes a batch of rows
+  (`delete ... returning`), publishes them, and commits only once Kafka acknowledged them.
+
+Schema history (each store's migrations call these helpers): `create_runtime_tables` (first revision, text dedupe
+keys), `upgrade_runtime_tables_v2` (dedupe keys become `uuid`).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = sa.MetaData()
@@ -25,12 +35,19 @@ offsets = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
-processed_events = sa.Table(
-    "runtime_processed_events",
-    metadata,
-    sa.Column("event_id", sa.Text, primary_key=True),
-    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-)
+
+def _processed_events(target: sa.MetaData, key_type: Any) -> sa.Table:
+    table = sa.Table(
+        "runtime_processed_events",
+        target,
+        sa.Column("event_id", key_type, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    sa.Index("runtime_processed_events_at", table.c.processed_at, postgresql_using="brin")
+    return table
+
+
+processed_events = _processed_events(metadata, postgresql.UUID(as_uuid=False))
 
 outbox = sa.Table(
     "runtime_outbox",
@@ -45,7 +62,6 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
-sa.Index("runtime_processed_events_at", processed_events.c.processed_at, postgresql_using="brin")
 
 
 @dataclass(frozen=True)
@@ -97,12 +113,26 @@ async def save_offsets(conn: AsyncConnection, group: str, positions: dict[tuple[
     )
 
 
+# The dedupe key of a non-uuid event id. Never change it: stored keys would stop matching.
+DEDUPE_NAMESPACE = uuid.UUID("6f1f5a2c-3c1e-5b8e-9a0d-2f4b7c9e1d30")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CANONICAL_UUID_SQL = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def dedupe_key(event_id: str) -> str:
+    """The uuid (canonical text) an event id is deduplicated by: itself if it is a canonical lowercase uuid,
+    else its uuid5 (so distinct ids keep distinct keys, as with the text keys before)."""
+    if _CANONICAL_UUID.fullmatch(event_id):
+        return event_id
+    return str(uuid.uuid5(DEDUPE_NAMESPACE, event_id))
+
+
 _CLAIM = sa.text(
     """
     insert into runtime_processed_events (event_id)
-    select unnest(cast(:ids as text[]))
+    select unnest(cast(:ids as text[]))::uuid
     on conflict do nothing
-    returning event_id
+    returning event_id::text
     """
 )
 
@@ -111,8 +141,11 @@ async def claim_events(conn: AsyncConnection, event_ids: Sequence[str]) -> set[s
     """Insert dedupe records; return the ids that were new (the events to apply)."""
     if not event_ids:
         return set()
-    rows = await conn.execute(_CLAIM, {"ids": list(event_ids)})
-    return {r[0] for r in rows}
+    keys: dict[str, str] = {}
+    for event_id in event_ids:
+        keys.setdefault(dedupe_key(event_id), event_id)
+    rows = await conn.execute(_CLAIM, {"ids": list(keys)})
+    return {keys[r[0]] for r in rows}
 
 
 _ADD_OUTBOX = sa.text(
@@ -131,14 +164,25 @@ async def add_outbox(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -
         await conn.execute(_ADD_OUTBOX, {col: [row[col] for row in rows] for col in _OUTBOX_COLUMNS})
 
 
+_TAKE_OUTBOX = sa.text(
+    """
+    delete from runtime_outbox
+    where id in (select id from runtime_outbox order by id limit :limit)
+    returning id, topic, key, value, schema_name, fingerprint, event_id
+    """
+)
+
+
+async def take_outbox(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
+    """Delete the oldest `limit` rows and return them in id order. Publish them before committing: a rollback
+    (failed publish, crash) puts them back, so a row leaves the outbox only once Kafka has it."""
+    result = await conn.execute(_TAKE_OUTBOX, {"limit": limit})
+    return sorted((OutboxRow(*r) for r in result), key=lambda row: row.id)
+
+
 async def fetch_outbox(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
     result = await conn.execute(sa.select(outbox).order_by(outbox.c.id).limit(limit))
-    return [OutboxRow(r.id, r.topic, r.key, r.value, r.schema_name, r.fingerprint, r.event_id) for r in result]
-
-
-async def delete_outbox(conn: AsyncConnection, ids: Sequence[int]) -> None:
-    if ids:
-        await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(list(ids))))
+    return [OutboxRow(*r) for r in result]
 
 
 async def count_outbox(conn: AsyncConnection) -> int:
@@ -155,9 +199,45 @@ async def prune_processed(conn: AsyncConnection, older_than_days: int) -> int:
 
 
 def create_runtime_tables(op: object) -> None:
-    """Call from each store's first Alembic revision: creates the runtime tables with the store's metadata."""
+    """Call from each store's first Alembic revision: the runtime tables as they were first released (text
+    dedupe keys); later helpers below bring them to the current layout."""
     bind = op.get_bind()  # type: ignore[attr-defined]
-    metadata.create_all(bind)
+    first = sa.MetaData()
+    for table in (offsets, outbox):
+        table.to_metadata(first)
+    _processed_events(first, sa.Text)
+    first.create_all(bind)
+
+
+def upgrade_runtime_tables_v2(op: object) -> None:
+    """Dedupe keys become 16-byte uuids: canonical uuid ids are cast, any other id becomes its uuid5 (as
+    `dedupe_key` computes it). Safe to run on a store already at this layout."""
+    bind = op.get_bind()  # type: ignore[attr-defined]
+    key_type = bind.execute(sa.text(
+        "select data_type from information_schema.columns "
+        "where table_schema = current_schema() and table_name = 'runtime_processed_events' "
+        "and column_name = 'event_id'")).scalar_one()
+    if key_type == "uuid":
+        return
+    others = [r[0] for r in bind.execute(
+        sa.text("select event_id from runtime_processed_events where event_id !~ :pattern"),
+        {"pattern": CANONICAL_UUID_SQL})]
+    if others:
+        bind.execute(
+            sa.text("update runtime_processed_events p set event_id = m.key from unnest(cast(:ids as text[]), "
+                    "cast(:keys as text[])) as m(id, key) where p.event_id = m.id"),
+            {"ids": others, "keys": [dedupe_key(i) for i in others]},
+        )
+    bind.execute(sa.text(
+        "alter table runtime_processed_events alter column event_id type uuid using event_id::uuid"))
+
+
+def downgrade_runtime_tables_v2(op: object) -> None:
+    """Back to text keys (ids that were mapped to a uuid5 stay mapped: such events are not re-applied, but a
+    redelivery of one of them would be)."""
+    bind = op.get_bind()  # type: ignore[attr-defined]
+    bind.execute(sa.text(
+        "alter table runtime_processed_events alter column event_id type text using event_id::text"))
 
 
 def drop_runtime_tables(op: object) -> None:

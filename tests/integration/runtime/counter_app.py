@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -75,12 +75,14 @@ def make_handler(slow_ms: int, emit: bool = True):  # type: ignore[no-untyped-de
     return apply_amounts
 
 
-def spec(slow_ms: int = 0, emit: bool = True) -> ProcessorSpec:
+def spec(slow_ms: int = 0, emit: bool = True, skip: Callable[[Sequence[tuple[str, bytes]]], bool] | None = None,
+         ) -> ProcessorSpec:
     return ProcessorSpec(
         name="counter",
         topics=[INPUT],
         batch_handlers={"csms.test.Amount": make_handler(slow_ms, emit)},
         migrations=HERE / "counter_migrations",
+        skip=skip,
     )
 
 
