@@ -23,8 +23,8 @@ PG_PORT = int(os.environ.get("CSMS_TEST_PG_PORT", "15432"))
 
 @dataclass(frozen=True)
 class Infra:
-    kafka: kafka_infra.KafkaLayout
-    postgres: pg_infra.PostgresLayout
+    kafka: kafka_infra.KafkaLayout | _ContainerKafka
+    postgres: pg_infra.PostgresLayout | _ContainerPostgres
 
     @property
     def bootstrap(self) -> str:
@@ -32,6 +32,60 @@ class Infra:
 
     def database_url(self, name: str) -> str:
         return self.postgres.url(name)
+
+
+@dataclass(frozen=True)
+class _ContainerKafka:
+    bootstrap: str
+
+
+@dataclass(frozen=True)
+class _ContainerPostgres:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+
+
+_containers: list[object] = []
+
+
+def docker_engine_answers() -> bool:
+    """True only where a Docker engine really answers (the client alone, as on the CI machines, is not enough)."""
+    if os.environ.get("CSMS_TEST_USE_DOCKER", "auto") == "never":
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def _start_containers() -> Infra:
+    """Kafka (official image, KRaft) and PostgreSQL in containers, for hosts with a Docker engine."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+    kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft()
+    kafka.with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+    postgres = PostgresContainer("postgres:18", username="postgres", password="postgres", driver=None)
+    kafka.start()
+    _containers.append(kafka)
+    postgres.start()
+    _containers.append(postgres)
+    kafka_infra.wait_ready(kafka.get_bootstrap_server(), timeout=120)
+    return Infra(_ContainerKafka(kafka.get_bootstrap_server()),
+                 _ContainerPostgres(postgres.get_container_host_ip(), int(postgres.get_exposed_port(5432)),
+                                    "postgres", "postgres"))
 
 
 def kafka_layout() -> kafka_infra.KafkaLayout:
@@ -43,12 +97,17 @@ def postgres_layout() -> pg_infra.PostgresLayout:
 
 
 def start() -> Infra:
+    """testcontainers where a Docker engine answers; otherwise the project's own broker and database."""
+    if docker_engine_answers():
+        return _start_containers()
     kafka = kafka_infra.start(kafka_layout(), heap="1g")
     postgres = pg_infra.start(postgres_layout(), databases=())
     return Infra(kafka, postgres)
 
 
 def stop() -> None:
+    while _containers:
+        _containers.pop().stop()  # type: ignore[attr-defined]
     kafka_infra.stop(kafka_layout())
     pg_infra.stop(postgres_layout())
 
