@@ -101,6 +101,10 @@ def command_handler(domain: str, table: Mapping[str, CommandFn]) -> Callable[[Ev
             await savepoint.rollback()
             answer(uow, command, domain, rejected.status, error=rejected.message)
             return
+        except BaseException:
+            if savepoint.is_active:
+                await savepoint.rollback()
+            raise
         await savepoint.commit()
         answer(uow, command, domain, status, result=result)
 

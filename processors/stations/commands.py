@@ -57,6 +57,15 @@ async def _require_location(uow: UnitOfWork, location_id: str | None) -> None:
         raise CommandRejected("NOT_FOUND", f"location {location_id!r} does not exist")
 
 
+def _password_hash(payload: Any, command_id: str, station_id: str) -> str | None:
+    """The stored hash: sent as such (read_api hashes before publishing) or computed from a sent password."""
+    if payload.password_hash is not None:
+        return str(payload.password_hash)
+    if payload.password is not None:
+        return hash_password(payload.password.get_secret_value(), f"{command_id}:{station_id}")
+    return None
+
+
 def _check_security(profile: int, has_password: bool) -> None:
     if profile in (1, 2) and not has_password:
         raise CommandRejected("INVALID", f"security profile {profile} uses Basic auth: set a password")
@@ -91,9 +100,8 @@ async def register_station(command: Command, uow: UnitOfWork) -> tuple[str, Any]
     if existing is not None:
         raise CommandRejected("CONFLICT", f"station {station_id!r} is already registered ({existing.status})")
     await _require_location(uow, payload.location_id)
-    _check_security(payload.security_profile, payload.password is not None)
-    password_hash = (hash_password(payload.password.get_secret_value(), f"{command.command_id}:{station_id}")
-                     if payload.password is not None else None)
+    _check_security(payload.security_profile, payload.password is not None or payload.password_hash is not None)
+    password_hash = _password_hash(payload, command.command_id, station_id)
     at = command.requested_at
     await uow.conn.execute(sa.insert(stations).values(
         id=station_id, status=payload.status, registered_via="COMMAND", password_hash=password_hash,
@@ -119,10 +127,8 @@ async def update_station(command: Command, uow: UnitOfWork) -> tuple[str, Any]:
         raise CommandRejected("CONFLICT", f"station {station_id!r} is decommissioned")
     sent = payload.model_fields_set
     values: dict[str, Any] = {f: getattr(payload, f) for f in _FIELDS if f in sent}
-    if "password" in sent:
-        values["password_hash"] = (
-            hash_password(payload.password.get_secret_value(), f"{command.command_id}:{station_id}")
-            if payload.password is not None else None)
+    if "password" in sent or "password_hash" in sent:
+        values["password_hash"] = _password_hash(payload, command.command_id, station_id)
     if "location_id" in values:
         await _require_location(uow, values["location_id"])
     _check_security(values.get("security_profile", row.security_profile),

@@ -55,6 +55,9 @@ class StationFields(_Located):
     address: str | None = Field(default=None, max_length=500)
     security_profile: int = Field(default=0, ge=0, le=3)
     password: SecretStr | None = Password
+    # what read_api sends: the argon2id hash, so no password ever travels on stations.commands
+    password_hash: str | None = Field(default=None, repr=False, pattern=r"^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$",
+                                            max_length=300)
     heartbeat_interval_s: int = Field(default=300, ge=10, le=86_400)
     allowed_ocpp_versions: list[OcppVersion] = Field(default_factory=list)
     evses: list[EvseSpec] = Field(default_factory=list)

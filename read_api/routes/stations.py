@@ -3,8 +3,10 @@ writes as commands on `stations.commands`; charger commands on `ocpp.commands`, 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
+from argon2 import PasswordHasher
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ocpp_edge.protocol import CSMS_INITIATED, ProtocolViolation, validate_call
@@ -89,18 +91,31 @@ async def configuration(request: Request, station_id: StationId, _: Reader) -> R
     return page(entries, None)
 
 
+async def _hash_password(body: dict[str, Any]) -> dict[str, Any]:
+    """Replace a Basic-auth password by its argon2id hash: no password is ever published on stations.commands
+    (events carry no secrets). Hashing is slow by design, so it runs off the event loop."""
+    password = body.get("password")
+    if password is None:
+        return body
+    if not isinstance(password, str) or not 16 <= len(password) <= 40:
+        raise ApiError(422, "password must be a string of 16 to 40 characters")
+    digest = await asyncio.to_thread(PasswordHasher().hash, password)
+    return {**{k: v for k, v in body.items() if k != "password"}, "password_hash": digest}
+
+
 @router.post("", summary="Register a station (RegisterStation)")
 async def register(request: Request, body: Payload, principal: Staff) -> Response:
     station_id = body.get("station_id")
     if not isinstance(station_id, str) or not station_id:
         raise ApiError(422, "station_id is required")
-    return await command(request, principal, "stations", "RegisterStation", station_id, body)
+    return await command(request, principal, "stations", "RegisterStation", station_id,
+                         await _hash_password(body))
 
 
 @router.patch("/{station_id}", summary="Change a station (UpdateStation)")
 async def update(request: Request, station_id: StationId, body: Payload, principal: Staff) -> Response:
     return await command(request, principal, "stations", "UpdateStation", station_id,
-                         merged(body, station_id=station_id))
+                         await _hash_password(merged(body, station_id=station_id)))
 
 
 @router.delete("/{station_id}", summary="Decommission a station (DecommissionStation)")

@@ -104,3 +104,23 @@ async def test_a_slow_command_is_202_and_its_outcome_is_kept(api, admin_token):
     assert status["status"] == "CREATED"
     assert status["result"] == {"version": 1}
     assert uuid.UUID(command_id)
+
+
+async def test_a_station_password_never_travels_on_the_commands_topic(api, admin_token):
+    """The API publishes the argon2id hash; the registry keeps it; the edge verifies the password against it."""
+    from argon2 import PasswordHasher
+
+    settings = StationsSettings(database_url=api.urls["stations"], kafka=api.settings.kafka, http_port=0)
+    sid = d.uid("PW")
+    password = "correct-horse-battery-42"
+    body = {"station_id": sid, "name": "Secured", "security_profile": 1, "password": password}
+    async with s.running(spec(settings), settings), api.client(admin_token) as c:
+        assert (await c.post("/api/v1/stations", json={**body, "password": "short"})).status_code == 422
+        created = await c.post("/api/v1/stations", json=body)
+        assert created.status_code in (201, 202), created.text  # 202 while the processor joins its group
+        rows = await s.wait_for(lambda: s.fetch(api.urls["stations"],
+                                                "select password_hash from stations where id = $1", sid))
+    published = await s.read_topic(api.settings.kafka, "stations.commands")
+    raw = [orjson.dumps(v, default=str) for _, _, v in published]
+    assert raw and not any(password.encode() in r for r in raw)
+    assert PasswordHasher().verify(rows[0]["password_hash"], password)
