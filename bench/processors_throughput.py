@@ -76,8 +76,9 @@ async def produce(kafka: KafkaSettings, n_stations: int, n_events: int) -> int:
                           _frame(station, "CSMS_TO_CHARGER", "CALLRESULT", action, answer, request, at, mid,
                                  2 * i + 1)):
                 data = codec.encode("csms.ocpp.OcppMessage", frame)
-                pending.append(await producer.send(topic, data, key=station.encode(),
-                                                   headers=codec.headers("csms.ocpp.OcppMessage", frame["event_id"])))
+                headers = [*codec.headers("csms.ocpp.OcppMessage", frame["event_id"]),  # as the edge sends them
+                           ("ocpp_type", frame["message_type"].encode()), ("ocpp_action", action.encode())]
+                pending.append(await producer.send(topic, data, key=station.encode(), headers=headers))
                 count += 1
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.runtime import ProcessorSpec, Running, serve
+from processors.runtime.ocpp_events import skip_ocpp
 from processors.stations.connectivity import run_offline_watch
 from processors.stations.handlers import BATCH_HANDLERS, HANDLERS
 from processors.stations.settings import StationsSettings
@@ -18,8 +19,9 @@ TOPICS = ("ocpp.messages", "ocpp.connections", "stations.commands")
 
 def spec(settings: StationsSettings | None = None) -> ProcessorSpec:
     """The stations processor for the runtime."""
+    # charger CALLs carry nothing this processor applies (their answers do): skipped undecoded
     return ProcessorSpec(name="stations", topics=TOPICS, handlers=HANDLERS, batch_handlers=BATCH_HANDLERS,
-                         migrations=MIGRATIONS)
+                         migrations=MIGRATIONS, skip=skip_ocpp(["CALLRESULT", "CALLERROR"]))
 
 
 async def run(settings: StationsSettings, stop: asyncio.Event) -> None:

@@ -38,7 +38,10 @@ async def apply_ocpp_batch(events: Sequence[Event], uow: UnitOfWork) -> None:
             continue
         station, action, at = v["station_id"], v.get("action"), v["received_at"]
         from_charger = v["direction"] == "CHARGER_TO_CSMS"
-        if from_charger and (station not in seen or at > seen[station]):
+        # the edge's answer to a charger's call is as good a sign of life as the call (same instant), and it
+        # lets this processor skip the charger CALL records without decoding them (bootstrap.py)
+        answered = not from_charger and v["message_type"] in ("CALLRESULT", "CALLERROR") and not v.get("command_id")
+        if (from_charger or answered) and (station not in seen or at > seen[station]):
             seen[station] = at
         if v["message_type"] != "CALLRESULT":
             continue

@@ -54,8 +54,13 @@ class Feed:
     async def send(self, topic: str, key: str, schema: str, value: dict[str, Any]) -> str:
         event_id = value.setdefault("event_id", str(uuid.uuid4()))
         data = self.codec.encode(schema, value)
+        headers = self.codec.headers(schema, event_id)
+        if schema == "csms.ocpp.OcppMessage":  # as the edge does: processors may skip on them before decoding
+            headers.append(("ocpp_type", str(value["message_type"]).encode()))
+            if value.get("action"):
+                headers.append(("ocpp_action", str(value["action"]).encode()))
         self.pending.append(await self.producer.send(self.kafka.topic_prefix + topic, data, key=key.encode(),
-                                                     headers=self.codec.headers(schema, event_id)))
+                                                     headers=headers))
         return str(event_id)
 
     def _frame(self, station: str, version: str, direction: str, kind: str, action: str | None,
