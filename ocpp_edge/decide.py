@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any, Protocol
+
+import orjson
 
 from ocpp_edge.state import EdgeState
 
@@ -32,6 +34,21 @@ STATIC_ANSWERS: dict[str, dict[str, Any]] = {
 
 class TxIds(Protocol):
     async def next_id(self) -> int: ...
+
+
+def within_hours(windows_json: str, now: datetime) -> bool:
+    """Whether `now` (UTC) falls in one of the driver's weekly windows; a window may run past midnight."""
+    clock = now.astimezone(UTC).time()
+    day = now.astimezone(UTC).isoweekday()
+    for window in orjson.loads(windows_json):
+        start, end = time.fromisoformat(window["start"]), time.fromisoformat(window["end"])
+        days = window["days"]
+        if start <= end:
+            if day in days and start <= clock < end:
+                return True
+        elif (day in days and clock >= start) or ((day - 2) % 7 + 1 in days and clock < end):
+            return True
+    return False
 
 
 def utc_now_text(now: datetime | None = None) -> str:
@@ -123,6 +140,12 @@ class Decider:
         allowed = entry.get("allowed_station_ids")
         if allowed is not None and ctx.station_id not in allowed:
             return ("Invalid" if ctx.version == V16 else "NotAtThisLocation"), entry
+        locations = entry.get("allowed_location_ids")
+        station = self.state.station(ctx.station_id) or {}
+        if locations is not None and station.get("location_id") not in locations:
+            return ("Invalid" if ctx.version == V16 else "NotAtThisLocation"), entry
+        if entry.get("allowed_hours_json") and not within_hours(entry["allowed_hours_json"], datetime.now(UTC)):
+            return ("Invalid" if ctx.version == V16 else "NotAtThisTime"), entry
         return "Accepted", entry
 
     def id_tag_info(self, ctx: ConnectionContext, id_tag: str, status: str | None = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from processors.authorization.domain import published_status
@@ -29,7 +30,7 @@ async def publish_token(uow: UnitOfWork, key: str, at: datetime, *, action: str,
     version = int(bumped.scalar_one())
     row = (await uow.conn.execute(
         sa.select(id_tokens, drivers.c.status.label("driver_status"), drivers.c.allowed_station_ids,
-                  drivers.c.allowed_location_ids)
+                  drivers.c.allowed_location_ids, drivers.c.allowed_hours)
         .select_from(id_tokens.outerjoin(drivers, drivers.c.id == id_tokens.c.driver_id))
         .where(id_tokens.c.token_key == key))).one()
     status = published_status(row.status, deleted=row.deleted_at is not None, driver_status=row.driver_status)
@@ -42,6 +43,7 @@ async def publish_token(uow: UnitOfWork, key: str, at: datetime, *, action: str,
         "allow_concurrent_sessions": row.allow_concurrent_sessions,
         "allowed_station_ids": None if row.allowed_station_ids is None else list(row.allowed_station_ids),
         "allowed_location_ids": None if row.allowed_location_ids is None else list(row.allowed_location_ids),
+        "allowed_hours_json": None if row.allowed_hours is None else orjson.dumps(row.allowed_hours).decode(),
         "version": version, "updated_at": at,
     })
     return version
