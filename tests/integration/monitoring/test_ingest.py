@@ -70,7 +70,8 @@ async def test_frames_become_samples_rollups_status_history_sessions_and_daily_s
     async with m.running(settings):
         async def applied() -> bool:
             sql = f"select count(*) from station_state where station_id = '{st}' and not connected"
-            return await m.scalar(fresh_database, sql) == 1
+            stats = f"select coalesce(sum(disconnections), 0) from daily_station_stats where station_id = '{st}'"
+            return await m.scalar(fresh_database, sql) == 1 and await m.scalar(fresh_database, stats) == 1
         await m.wait_for(applied, timeout=30, what="the disconnection applied")
 
     q = lambda sql: m.scalar(fresh_database, sql)  # noqa: E731
