@@ -141,8 +141,7 @@ class Decider:
         if allowed is not None and ctx.station_id not in allowed:
             return ("Invalid" if ctx.version == V16 else "NotAtThisLocation"), entry
         locations = entry.get("allowed_location_ids")
-        station = self.state.station(ctx.station_id) or {}
-        if locations is not None and station.get("location_id") not in locations:
+        if locations is not None and (self.state.station(ctx.station_id) or {}).get("location_id") not in locations:
             return ("Invalid" if ctx.version == V16 else "NotAtThisLocation"), entry
         if entry.get("allowed_hours_json") and not within_hours(entry["allowed_hours_json"], datetime.now(UTC)):
             return ("Invalid" if ctx.version == V16 else "NotAtThisTime"), entry

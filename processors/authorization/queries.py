@@ -129,6 +129,17 @@ def _limit(limit: int) -> int:
     return max(1, min(limit, MAX_LIMIT))
 
 
+async def _keyset_page(conn: AsyncConnection, table: sa.Table, key: sa.Column[Any], conditions: list[Any],
+                       after: str | None, limit: int, build: Any) -> Page[Any]:
+    """One page ordered by `key`, starting after `after`; the next cursor is the last key when more rows exist."""
+    if after:
+        conditions = [*conditions, key > after]
+    n = _limit(limit)
+    rows = (await conn.execute(sa.select(table).where(*conditions).order_by(key).limit(n + 1))).all()
+    items = [build(**r._mapping) for r in rows[:n]]
+    return Page(items, getattr(rows[n - 1], key.name) if len(rows) > n else None)
+
+
 async def get_driver(conn: AsyncConnection, driver_id: str) -> Driver | None:
     """One driver (deleted ones too: their history stays readable)."""
     row = (await conn.execute(sa.select(drivers).where(drivers.c.id == driver_id))).one_or_none()
@@ -156,12 +167,7 @@ async def list_drivers(conn: AsyncConnection, *, status: str | None = None, memb
     if search:
         conditions.append(sa.or_(drivers.c.name.icontains(search, autoescape=True),
                                  drivers.c.email.icontains(search, autoescape=True)))
-    if after:
-        conditions.append(drivers.c.id > after)
-    n = _limit(limit)
-    rows = (await conn.execute(sa.select(drivers).where(*conditions).order_by(drivers.c.id).limit(n + 1))).all()
-    items = [Driver(**r._mapping) for r in rows[:n]]
-    return Page(items, items[-1].id if len(rows) > n else None)
+    return await _keyset_page(conn, drivers, drivers.c.id, conditions, after, limit, Driver)
 
 
 async def get_token(conn: AsyncConnection, key: str) -> Token | None:
@@ -183,13 +189,7 @@ async def list_tokens(conn: AsyncConnection, *, driver_id: str | None = None, st
         conditions.append(id_tokens.c.status == status)
     if token_type:
         conditions.append(id_tokens.c.token_type == token_type)
-    if after:
-        conditions.append(id_tokens.c.token_key > after)
-    n = _limit(limit)
-    rows = (await conn.execute(sa.select(id_tokens).where(*conditions).order_by(id_tokens.c.token_key)
-                               .limit(n + 1))).all()
-    items = [Token(**r._mapping) for r in rows[:n]]
-    return Page(items, items[-1].token_key if len(rows) > n else None)
+    return await _keyset_page(conn, id_tokens, id_tokens.c.token_key, conditions, after, limit, Token)
 
 
 async def token_changes(conn: AsyncConnection, key: str) -> list[TokenChange]:
