@@ -7,14 +7,19 @@ runs the project's KRaft broker (Maven Central jars + JDK) and the embedded-post
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from csms.infra import kafka as kafka_infra
 from csms.infra import postgres as pg_infra
+from csms.infra._proc import pid_alive, read_pid
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".cache" / "test"
@@ -103,12 +108,30 @@ def postgres_layout() -> pg_infra.PostgresLayout:
     return pg_infra.PostgresLayout(home=TEST_HOME / "postgres", port=PG_PORT)
 
 
+@contextmanager
+def _start_lock() -> Iterator[None]:
+    """One starter at a time: test runs and benchmarks started together must not race to start the broker."""
+    TEST_HOME.mkdir(parents=True, exist_ok=True)
+    with (TEST_HOME / "start.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def start() -> Infra:
-    """testcontainers where a Docker engine answers; otherwise the project's own broker and database."""
+    """testcontainers where a Docker engine answers; otherwise the project's own broker and database.
+
+    The test broker starts from an empty data folder whenever it is not running: every test run uses its own topic
+    prefix, so old topics are garbage, and thousands of them make the broker's start-up slower than its timeout.
+    """
     if docker_engine_answers():
         return _start_containers()
-    kafka = kafka_infra.start(kafka_layout(), heap="1g")
-    postgres = pg_infra.start(postgres_layout(), databases=())
+    layout = kafka_layout()
+    with _start_lock():
+        pid = read_pid(layout.pidfile)
+        if not (pid and pid_alive(pid)):
+            shutil.rmtree(layout.data, ignore_errors=True)
+        kafka = kafka_infra.start(layout, heap="1g")
+        postgres = pg_infra.start(postgres_layout(), databases=())
     return Infra(kafka, postgres)
 
 
