@@ -77,8 +77,10 @@ class ChargePointSession:
 
     async def run(self) -> None:
         observe = self.edge.metrics.answer_seconds.observe
+        recv = self.ws.recv
         try:
-            async for raw in self.ws:
+            while True:
+                raw = await recv(decode=False)  # orjson reads the bytes; websockets already checked the UTF-8
                 started = time.perf_counter()
                 await self.on_frame(raw, datetime.now(UTC))
                 observe(time.perf_counter() - started)
@@ -135,8 +137,8 @@ class ChargePointSession:
         result = p.call_result(call.message_id, answer)
         result_event = message_event(
             self.conn, direction=OUT, message_type=3, message_id=call.message_id, sequence=self._next_seq(),
-            received_at=datetime.now(UTC), action=call.action, payload=answer, request=call.payload,
-            in_reply_to=call_event["event_id"])
+            received_at=datetime.now(UTC), action=call.action, payload=answer,
+            request_json=call_event["payload_json"], in_reply_to=call_event["event_id"])
         await self._publish_and_send([call_event, result_event], result, received_at)
         cache.put(self.conn.station_id, call.message_id, result)
 
@@ -162,7 +164,7 @@ class ChargePointSession:
                 received_at=datetime.now(UTC), action=events[0]["action"],
                 payload=reply_frame[2] if kind == 3 else None,
                 error=(reply_frame[2], reply_frame[3], None) if kind == 4 else None,
-                request=orjson.loads(events[0]["payload_json"]) if events[0]["payload_json"] else None,
+                request_json=events[0]["payload_json"],
                 in_reply_to=events[0]["event_id"]))
         where = await self.edge.publisher.publish_durable([self._record(e) for e in events])
         if where == "spool":
@@ -173,7 +175,7 @@ class ChargePointSession:
     async def send(self, frame: bytes) -> None:
         self.edge.metrics.count_frame(OUT, {b"2": "CALL", b"3": "CALLRESULT"}.get(frame[1:2], "CALLERROR"))
         with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(frame.decode())
+            await self.ws.send(frame, text=True)  # OCPP-J frames are text frames; no decode and re-encode
 
     async def on_send(self, send: p.Send, received_at: datetime) -> None:
         """2.1 SEND: validated and published, never answered (an invalid one is published with its error)."""

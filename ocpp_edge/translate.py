@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from random import getrandbits
 from typing import Any
 
 import orjson
@@ -12,6 +12,8 @@ import orjson
 OCPP_MESSAGE = "csms.ocpp.OcppMessage"
 CONNECTION_EVENT = "csms.ocpp.ConnectionEvent"
 _TYPE_NAMES = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR", 5: "CALLRESULTERROR", 6: "SEND"}
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,13 @@ class Connection:
     ocpp_version: str
     remote_address: str | None
     security_profile: int
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, without uuid4()'s urandom syscall: event ids need to be unique, not
+    secret, and two of them are made per charger message. `random` is seeded from urandom and reseeded after fork."""
+    h = f"{(getrandbits(128) & _V4_CLEAR) | _V4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -55,11 +64,12 @@ def message_event(
     payload: dict[str, Any] | None = None,
     raw_payload_json: str | None = None,
     request: dict[str, Any] | None = None,
+    request_json: str | None = None,
     error: tuple[str, str, dict[str, Any] | None] | None = None,
     in_reply_to: str | None = None,
     command_id: str | None = None,
 ) -> dict[str, Any]:
-    """One OcppMessage value (the event id is new)."""
+    """One OcppMessage value (the event id is new); `request_json` is `request` already serialised."""
     type_name = _TYPE_NAMES.get(message_type, "UNKNOWN") if isinstance(message_type, int) else message_type
     payload_json = (
         raw_payload_json
@@ -67,7 +77,7 @@ def message_event(
         else (orjson.dumps(payload).decode() if payload is not None else None)
     )
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_event_id(),
         "station_id": conn.station_id,
         "edge_id": conn.edge_id,
         "connection_id": conn.connection_id,
@@ -85,7 +95,8 @@ def message_event(
         "sequence": sequence,
         "in_reply_to": in_reply_to,
         "command_id": command_id,
-        "request_payload_json": orjson.dumps(request).decode() if request is not None else None,
+        "request_payload_json": request_json if request_json is not None
+        else (orjson.dumps(request).decode() if request is not None else None),
     }
 
 
@@ -93,7 +104,7 @@ def connection_event(
     conn: Connection, kind: str, *, close_code: int | None = None, close_reason: str | None = None
 ) -> dict[str, Any]:
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_event_id(),
         "station_id": conn.station_id,
         "edge_id": conn.edge_id,
         "connection_id": conn.connection_id,
