@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import uvloop
+
 from bench.sim.charger import Charger, ChargerStats
 
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
@@ -120,7 +122,7 @@ async def _demo_loop(cfg: FleetConfig, charger: Charger, stop: asyncio.Event | N
 
 
 def _worker(cfg: FleetConfig, indices: list[int], out: mp.Queue) -> None:  # type: ignore[type-arg]
-    stats = asyncio.run(_run_share(cfg, indices))
+    stats = uvloop.run(_run_share(cfg, indices))
     out.put(asdict(stats))
 
 
@@ -128,7 +130,7 @@ def run_fleet(cfg: FleetConfig) -> FleetStats:
     """Run the fleet to completion (demo mode runs until interrupted) and return merged statistics."""
     shares = [list(range(p, cfg.chargers, cfg.processes)) for p in range(cfg.processes)]
     if cfg.processes == 1:
-        return asyncio.run(_run_share(cfg, shares[0]))
+        return uvloop.run(_run_share(cfg, shares[0]))
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     procs = [ctx.Process(target=_worker, args=(cfg, share, out)) for share in shares]
