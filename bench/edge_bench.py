@@ -52,6 +52,15 @@ def start_edge(kafka: KafkaSettings, port: int, http_port: int) -> subprocess.Po
     raise SystemExit("edge did not become ready")
 
 
+def gc_pause_max(http_port: int) -> float:
+    """The edge's longest garbage-collector pause so far, in seconds, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("csms_edge_gc_pause_max_seconds "):
+                return float(line.split()[1])
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["meter", "idle", "storm"])
@@ -102,7 +111,8 @@ def main() -> None:
             per = (peak[0] - rss_before) / max(1, stats.connected)
             print(f"edge RSS before {rss_before / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB with "
                   f"{stats.connected} connected: {per / 1024:.1f} KiB per idle charger")
-        print(f"edge RSS at end {rss_after / 2**20:.0f} MiB")
+        print(f"edge RSS at end {rss_after / 2**20:.0f} MiB; "
+              f"longest GC pause {gc_pause_max(args.port + 1) * 1000:.1f} ms")
     finally:
         edge.terminate()
         edge.wait(30)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import time
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -22,7 +26,33 @@ class EdgeMetrics:
         self.spool_pending = Gauge("csms_edge_spool_pending", "Records waiting in the spool", registry=r)
         self.command_outcomes = Counter("csms_edge_command_outcomes_total", "Outcomes of charger commands this edge "
                                         "published", ["status"], registry=r)
+        self.gc_pauses = Histogram(
+            "csms_edge_gc_pause_seconds", "Garbage-collector pauses of the edge process", ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
+        self.gc_pause_max = Gauge("csms_edge_gc_pause_max_seconds", "Longest garbage-collector pause so far",
+                                  registry=r)
         self._frame_counters: dict[tuple[str, str], Counter] = {}
+        self._gc_started = 0.0
+        self._gc_longest = 0.0
+
+    def watch_gc(self) -> None:
+        """Time every collection (gc.callbacks is process-wide: call `unwatch_gc` when the edge stops)."""
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+
+    def unwatch_gc(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._gc_started
+        self.gc_pauses.labels(str(info["generation"])).observe(pause)
+        if pause > self._gc_longest:
+            self._gc_longest = pause
+            self.gc_pause_max.set(pause)
 
     def count_frame(self, direction: str, kind: str) -> None:
         """frames_total{direction, kind} += 1, with the labelled child cached (labels() is slow per call)."""

@@ -133,6 +133,7 @@ class Edge:
                 self.settings.tls_port = next(iter(self._tls_server.sockets)).getsockname()[1]
         gc.collect()
         gc.freeze()
+        self.metrics.watch_gc()
         log.info("edge listening", port=self.settings.port, http_port=self.health.port, edge_id=s.edge_id)
 
     async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
@@ -150,6 +151,7 @@ class Edge:
 
     async def stop(self) -> None:
         self.stop_event.set()
+        self.metrics.unwatch_gc()
         for server in (self._server, self._tls_server):
             if server is not None:
                 server.close()
