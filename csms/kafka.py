@@ -44,7 +44,7 @@ def make_producer(settings: KafkaSettings, *, transactional_id: str | None = Non
         "acks": "all",
         "linger_ms": 2,
         "max_batch_size": 256 * 1024,
-        "compression_type": None,
+        "compression_type": None if settings.compression == "none" else settings.compression,
     }
     if transactional_id:
         opts["transactional_id"] = transactional_id

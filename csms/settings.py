@@ -28,6 +28,8 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = Field(default=None, repr=False)
+    # Producer record-batch compression; consumers decompress whatever they read (cramjam provides the codecs).
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
 
 
 class ServiceSettings(BaseSettings):
