@@ -50,8 +50,9 @@ def _record(station: str, action: str, request: dict[str, Any], answer: dict[str
                                        "request_payload_json": orjson.dumps(request).decode()})):
         event_id = str(uuid.uuid4())
         value = {**common, **extra, "direction": direction, "message_type": kind, "event_id": event_id}
-        out.append((station, CODEC.encode("csms.ocpp.OcppMessage", value), CODEC.headers("csms.ocpp.OcppMessage",
-                                                                                          event_id)))
+        headers = CODEC.headers("csms.ocpp.OcppMessage", event_id)
+        headers += [("ocpp_type", kind.encode()), ("ocpp_action", action.encode())]  # as the edge adds them
+        out.append((station, CODEC.encode("csms.ocpp.OcppMessage", value), headers))
     return out
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from processors.billing import handlers, housekeeping, invoicing, tariffs, wallets
@@ -12,7 +14,7 @@ from processors.billing.charging import BillingDeps
 from processors.billing.payments import LocalProvider, PaymentProvider, pay_invoice
 from processors.billing.session_store import SessionCache
 from processors.billing.settings import BillingSettings
-from processors.runtime import ProcessorSpec, Running, command_handler, serve
+from processors.runtime import ProcessorSpec, Running, command_handler, serve, skip_ocpp
 from processors.runtime.service import make_engine
 from schemas import AvroCodec, TopicCatalog, load_topics
 
@@ -52,7 +54,24 @@ def spec(settings: BillingSettings, deps: BillingDeps | None = None) -> Processo
         },
         batch_handlers={"csms.ocpp.OcppMessage": functools.partial(handlers.apply_ocpp_messages, deps)},
         migrations=MIGRATIONS,
+        # only the edge's answers to transaction messages are applied: the rest of ocpp.messages (charger CALLs,
+        # Heartbeats, StatusNotifications...) is skipped on its headers, without being decoded
+        skip=skip_ocpp(["CALLRESULT"], handlers.TRANSACTION_ACTIONS),
     )
+
+
+@contextlib.contextmanager
+def gc_threshold(gen0: int) -> Iterator[None]:
+    """Collect the young generation every `gen0` allocations while the processor runs (0: leave it alone).
+    A batch allocates tens of thousands of short-lived objects; with Python's default (700) the collector runs
+    hundreds of times per batch and promotes the batch's live objects to older generations."""
+    before = gc.get_threshold()
+    if gen0:
+        gc.set_threshold(gen0, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 async def run(
@@ -67,7 +86,8 @@ async def run(
     chores = asyncio.create_task(housekeeping.run_housekeeping(
         deps, engine, codec, catalog.with_prefix(settings.kafka.topic_prefix), stop), name="billing-housekeeping")
     try:
-        await serve(spec(settings, deps), settings, stop, on_started=on_started, topics=catalog, codec=codec)
+        with gc_threshold(settings.gc_gen0_threshold):
+            await serve(spec(settings, deps), settings, stop, on_started=on_started, topics=catalog, codec=codec)
     finally:
         stop.set()
         await chores
