@@ -102,7 +102,8 @@ def main() -> None:
                   f"{len(stats.latencies) / args.duration:,.0f}/s; p50 {stats.percentile(50) * 1000:.1f} ms, "
                   f"p99 {stats.percentile(99) * 1000:.1f} ms")
             per_message = edge_cpu / max(1, stats.sent)
-            print(f"edge CPU {edge_cpu:.1f}s for {stats.sent} charger messages (incl. boots): "
+            print(f"edge CPU {edge_cpu:.1f}s (user {cpu_after.user - cpu_before.user:.1f}s, system "
+                  f"{cpu_after.system - cpu_before.system:.1f}s) for {stats.sent} charger messages (incl. boots): "
                   f"{per_message * 1e6:.0f} us/message -> {1 / per_message:,.0f} messages/s per core")
         if args.mode == "storm":
             print(f"storm: {stats.served}/{args.chargers} chargers connected+booted+status in "

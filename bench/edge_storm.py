@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import uvloop
 from websockets.exceptions import InvalidStatus
 
 from bench.edge_bench import EDGE_TOPICS, gc_pause_max
@@ -87,7 +88,7 @@ async def _share(url: str, ca: str, ids: list[str], hold: float, gate_size: int,
 
 def _worker(url: str, ca: str, ids: list[str], hold: float, gate: int,
             out: mp.Queue) -> None:  # type: ignore[type-arg]
-    asyncio.run(_share(url, ca, ids, hold, gate, out))
+    uvloop.run(_share(url, ca, ids, hold, gate, out))
 
 
 async def command_round_trips(kafka: KafkaSettings, stations: list[str], count: int, rate: float) -> list[float]:
