@@ -9,10 +9,11 @@ dimension the first matching element applies (OCPI); quantities are summed per (
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -117,27 +118,62 @@ def _between(value: Decimal | None, low: Decimal | int | None, high: Decimal | i
     return value is not None and (low is None or value >= low) and (high is None or value < high)
 
 
-def _matches(r: TariffRestrictions | None, p: Period, elapsed: Decimal, zone: ZoneInfo) -> bool:
+class _Middle:
+    """What the restrictions look at in one period, evaluated at its middle, each computed once when first used
+    (a period is matched against several elements and dimensions)."""
+
+    def __init__(self, p: Period, elapsed: Decimal, zone: ZoneInfo) -> None:
+        self.p, self.elapsed, self.zone = p, elapsed, zone
+
+    @functools.cached_property
+    def local(self) -> datetime:
+        return (self.p.start + (self.p.end - self.p.start) / 2).astimezone(self.zone)
+
+    @functools.cached_property
+    def clock(self) -> time:
+        return self.local.time().replace(tzinfo=None)
+
+    @functools.cached_property
+    def kwh(self) -> Decimal:
+        return (self.p.energy_before_wh + self.p.energy_wh / 2) / 1000
+
+    @functools.cached_property
+    def power_kw(self) -> Decimal:
+        p = self.p
+        return p.energy_wh * 3600 / p.duration_s / 1000 if p.duration_s else Decimal(0)
+
+    @functools.cached_property
+    def duration(self) -> Decimal:
+        return self.elapsed + self.p.duration_s / 2
+
+
+def _matches(r: TariffRestrictions | None, m: _Middle) -> bool:
     """OCPI restrictions, evaluated at the middle of the period (no restriction changes inside it)."""
     if r is None:
         return True
-    local = (p.start + (p.end - p.start) / 2).astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    if r.start_time and r.end_time and r.end_time <= r.start_time:  # wraps past midnight
-        in_hours = clock >= r.start_time or clock < r.end_time
-    else:
-        in_hours = (r.start_time is None or clock >= r.start_time) and (r.end_time is None or clock < r.end_time)
-    power_kw = p.energy_wh * 3600 / p.duration_s / 1000 if p.duration_s else Decimal(0)
-    return (
-        r.reservation is None and in_hours
-        and (r.start_date is None or local.date() >= r.start_date)
-        and (r.end_date is None or local.date() < r.end_date)
-        and (not r.day_of_week or DayOfWeek.of(local.date()) in r.day_of_week)
-        and _between((p.energy_before_wh + p.energy_wh / 2) / 1000, r.min_kwh, r.max_kwh)
-        and _between(power_kw, r.min_power, r.max_power)
-        and _between(p.current_a, r.min_current, r.max_current)
-        and _between(elapsed + p.duration_s / 2, r.min_duration, r.max_duration)
-    )
+    if r.reservation is not None:
+        return False
+    if r.start_time or r.end_time:
+        clock = m.clock
+        if r.start_time and r.end_time and r.end_time <= r.start_time:  # wraps past midnight
+            if not (clock >= r.start_time or clock < r.end_time):
+                return False
+        elif not ((r.start_time is None or clock >= r.start_time) and (r.end_time is None or clock < r.end_time)):
+            return False
+    if r.start_date is not None and m.local.date() < r.start_date:
+        return False
+    if r.end_date is not None and m.local.date() >= r.end_date:
+        return False
+    if r.day_of_week and DayOfWeek.of(m.local.date()) not in r.day_of_week:
+        return False
+    if (r.min_kwh is not None or r.max_kwh is not None) and not _between(m.kwh, r.min_kwh, r.max_kwh):
+        return False
+    if (r.min_power is not None or r.max_power is not None) and not _between(m.power_kw, r.min_power, r.max_power):
+        return False
+    if (r.min_duration is not None or r.max_duration is not None) \
+            and not _between(m.duration, r.min_duration, r.max_duration):
+        return False
+    return _between(m.p.current_a, r.min_current, r.max_current)
 
 
 def _current_at(state: SessionState, when: datetime) -> Decimal | None:
@@ -158,26 +194,31 @@ def split_periods(
     marks = _marks(state, tariff, start, end)
     bounds = list(itertools.pairwise(marks)) or [(start, start)]
     series = state.series
-
-    def energy_at(when: datetime, first: bool, last: bool) -> Decimal:
-        return series.last if last else series.baseline if first else series.at(when)
-
+    # the energy at each bound: the baseline at the first, the last value at the last, interpolated between
+    values = [series.baseline, *(series.at(t) for t in marks[1:-1]), series.last]
+    current_times = [t for t, _ in state.currents]
+    by_dimension = {d: [(i, e.restrictions) for i, e in enumerate(tariff.elements) if e.component(d)]
+                    for d in Dimension}
+    zone = tariff.zone
     periods = []
     for index, (t0, t1) in enumerate(bounds):
-        e0 = energy_at(t0, index == 0, False)
-        e1 = energy_at(t1, False, index == len(bounds) - 1)
-        raw = Period(t0, t1, max(e1 - e0, Decimal(0)), e0 - series.baseline,
-                     state.idle_from is not None and t0 >= state.idle_from, _current_at(state, t0), {})
-        dimensions = (Dimension.FLAT, Dimension.ENERGY, Dimension.PARKING_TIME if raw.parking else Dimension.TIME)
-        elapsed = seconds(t0 - start)
-        chosen = {}
-        for dimension in dimensions:
-            matching = (i for i, element in enumerate(tariff.elements)
-                        if element.component(dimension) and _matches(element.restrictions, raw, elapsed, tariff.zone))
-            first = next(matching, None)
-            if first is not None:
-                chosen[dimension] = first
-        periods.append(replace(raw, elements=chosen))
+        e0, e1 = values[index], values[index + 1]
+        at = bisect.bisect_right(current_times, t0)
+        parking = state.idle_from is not None and t0 >= state.idle_from
+        chosen: dict[Dimension, int] = {}  # filled below, before the period is handed out
+        period = Period(t0, t1, max(e1 - e0, Decimal(0)), e0 - series.baseline, parking,
+                        state.currents[at - 1][1] if at else None, chosen)
+        middle = _Middle(period, seconds(t0 - start), zone)
+        matched: dict[int, bool] = {}
+        for dimension in (Dimension.FLAT, Dimension.ENERGY, Dimension.PARKING_TIME if parking else Dimension.TIME):
+            for i, restrictions in by_dimension[dimension]:
+                ok = matched.get(i)
+                if ok is None:
+                    ok = matched[i] = _matches(restrictions, middle)
+                if ok:
+                    chosen[dimension] = i
+                    break
+        periods.append(period)
     return tuple(periods)
 
 
