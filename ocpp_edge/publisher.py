@@ -64,6 +64,7 @@ class Publisher:
         self._partitioner = DefaultPartitioner()
         self._sending: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()  # flushes go out in call order (per-partition order)
+        self._warned_at, self._fallbacks = float("-inf"), 0
 
     @property
     def spooling(self) -> bool:
@@ -83,7 +84,7 @@ class Publisher:
                 await waiter.future
                 return "kafka"
             except Exception as exc:  # timeout, broker down, buffer full: fall back to the spool
-                log.warning("kafka did not ack in time; spooling", error=repr(exc), records=len(records))
+                self._warn_spooling(exc, loop.time())
             finally:
                 timer.cancel()
         async with self._spool_lock:
@@ -91,6 +92,13 @@ class Publisher:
         self.spooled_total += len(records)
         self._drain_wakeup.set()
         return "spool"
+
+    def _warn_spooling(self, exc: Exception, now: float) -> None:
+        """One warning per second at most: in a storm thousands of publishes fall back in the same second."""
+        self._fallbacks += 1
+        if now - self._warned_at >= 1.0:
+            log.warning("kafka did not ack in time; spooling", error=repr(exc), publishes=self._fallbacks)
+            self._warned_at, self._fallbacks = now, 0
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -90,8 +91,7 @@ class Edge:
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        self.producer = make_producer(s.kafka, client_id=f"edge-{s.edge_id}", linger_ms=2,
-                                      request_timeout_ms=max(1000, int(s.durable_timeout_s * 1000)))
+        self.producer = self._new_producer()
         await self.producer.start()
         self.spool = Spool(s.spool_dir, s.edge_id)
         self.publisher = Publisher(self.producer, self.spool, durable_timeout=s.durable_timeout_s)
@@ -176,6 +176,15 @@ class Edge:
                 gc.freeze()
                 self._connections_at_freeze = len(self.sessions)
 
+    def _new_producer(self) -> AIOKafkaProducer:
+        """The edge's producer. Its request timeout is long on purpose: a charger waits `durable_timeout_s` at
+        most (then its records are spooled), but a produce request that times out inside aiokafka while the
+        broker is only slow leaves a gap in the idempotent sequence, and every later batch then fails with
+        OutOfOrderSequenceNumber (seen in reconnect storms with a 3 s timeout)."""
+        s = self.settings
+        return make_producer(s.kafka, client_id=f"edge-{s.edge_id}", linger_ms=2,
+                             request_timeout_ms=max(30_000, int(s.durable_timeout_s * 1000)))
+
     async def _revive_producer(self) -> None:
         """Replace the producer when the spool has not shrunk for 10 s although a new producer can connect.
         aiokafka's idempotent producer can come back from a broker outage poisoned (every batch then fails with
@@ -187,8 +196,7 @@ class Edge:
         if loop.time() - self._spool_since < 10:
             return
         self._spool_since = loop.time()
-        fresh = make_producer(self.settings.kafka, client_id=f"edge-{self.settings.edge_id}", linger_ms=2,
-                              request_timeout_ms=max(1000, int(self.settings.durable_timeout_s * 1000)))
+        fresh = self._new_producer()
         try:
             await asyncio.wait_for(fresh.start(), 5)
         except Exception:  # still no broker: keep waiting with the old producer
