@@ -1,15 +1,19 @@
 """Benchmark: the billing processor on the real broker and database (tests/infra.py, started if needed).
 
-    uv run python -m bench.billing_throughput [--sessions 2000] [--meter-values 25] [--batch 5000]
+    uv run python -m bench.billing_throughput [--sessions 2000] [--meter-values 25] [--batch 5000] [--cold-stops]
 
-Three phases, each produced first with the processor stopped, then timed from the first applied batch to the
-last (steady state) with the processor consuming from its stored offsets:
+Three phases, each produced first while the processor is stopped (or held back, see below), then timed from the
+first applied batch to the last (steady state) with the processor consuming from its stored offsets:
 
 1. starts: one OCPP 1.6 StartTransaction per session (not timed; it pins the operator-default tariff);
 2. meter values: `--meter-values` MeterValues per session, each as the edge publishes it (the charger's CALL
    and the edge's CALLRESULT carrying the request: two records, of which the CALLRESULT is applied);
 3. session ends: one StopTransaction per session: applied, priced with the pinned tariff, an ad-hoc invoice
    issued with a gapless number, stored, and SessionEnded/SessionPriced/InvoiceIssued + state emitted.
+   By default the processor of phase 2 keeps running (its sessions in memory, as in production, where a stop
+   comes to the process that saw the session's meter values); a lock on billing_sessions holds its batches
+   back while the stops are produced. `--cold-stops` restarts it instead, so every session is read back from
+   the store first (what the first batches after a restart pay).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,11 +85,12 @@ async def count(url: str, sql: str) -> int:
         await conn.close()
 
 
-async def timed_phase(settings: BillingSettings, url: str, sql: str, target: int) -> tuple[float, int]:
-    """Run the processor until `sql` counts `target`; returns (seconds from the first applied batch, count then)."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
+async def measure(url: str, sql: str, target: int, release: Callable[[], Awaitable[None]] | None = None,
+                  ) -> tuple[float, int]:
+    """Wait until `sql` counts `target`; returns (seconds from the first applied batch, count then)."""
     before = first = await count(url, sql)
+    if release is not None:
+        await release()
     while first == before:
         await asyncio.sleep(0.05)
         first = await count(url, sql)
@@ -93,13 +99,40 @@ async def timed_phase(settings: BillingSettings, url: str, sql: str, target: int
     while done < target:
         await asyncio.sleep(0.05)
         done = await count(url, sql)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    await task
-    return elapsed, first - before
+    return time.perf_counter() - started, first - before
 
 
-async def main_async(started: infra.Infra, sessions: int, meter_values: int, batch: int) -> None:
+async def timed_phase(settings: BillingSettings, url: str, sql: str, target: int) -> tuple[float, int]:
+    """Start the processor (a cold cache), run it until `sql` counts `target`, stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        return await measure(url, sql, target)
+    finally:
+        stop.set()
+        await task
+
+
+class Gate:
+    """Holds the processor's next batch back (a lock on billing_sessions, which every OCPP batch row-locks)
+    while a phase is produced, so a processor that keeps running, with its sessions in memory, meets a backlog."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: asyncpg.Connection | None = None
+
+    async def close(self) -> None:
+        self.conn = await asyncpg.connect(self.url)
+        await self.conn.execute("begin; lock table billing_sessions in exclusive mode")
+
+    async def open(self) -> None:
+        assert self.conn is not None
+        await self.conn.execute("commit")
+        await self.conn.close()
+
+
+async def main_async(started: infra.Infra, sessions: int, meter_values: int, batch: int, cold_stops: bool,
+                     ) -> None:
     kafka = KafkaSettings(bootstrap=started.bootstrap, topic_prefix=infra.unique("bench") + ".")
     name = infra.unique("bench_billing_")
     admin = await asyncpg.connect(started.database_url("postgres"))
@@ -134,10 +167,18 @@ async def main_async(started: infra.Infra, sessions: int, meter_values: int, bat
     await produce(kafka, meters)
     print(f"produced {len(meters)} records ({len(meters) // 2} MeterValues) in {time.perf_counter() - t:.1f}s")
     n_meter = sessions * meter_values
-    elapsed, first = await timed_phase(settings, url, "select count(*) from billing_session_inputs", sessions + n_meter)
+    stop = asyncio.Event()
+    processor = asyncio.create_task(run(settings, stop))  # a cold start: every session is read from the store
+    elapsed, first = await measure(url, "select count(*) from billing_session_inputs", sessions + n_meter)
     rate = (n_meter - first) / elapsed
     print(f"meter values: {n_meter} applied, steady state {rate:,.0f} MeterValues/s "
           f"({2 * rate:,.0f} ocpp.messages records/s; batch {batch}, after the first {first})")
+    if cold_stops:
+        stop.set()
+        await processor
+    else:  # the processor keeps running, its sessions in memory, as in production between a start and its stop
+        gate = Gate(url)
+        await gate.close()
 
     end_at = t0 + timedelta(minutes=meter_values + 5)
     stops = [r for i, st in enumerate(stations) for r in _record(
@@ -145,11 +186,17 @@ async def main_async(started: infra.Infra, sessions: int, meter_values: int, bat
                                 "timestamp": end_at.isoformat(), "reason": "EVDisconnected"}, {}, end_at)]
     await produce(kafka, stops)
     sql = "select count(*) from billing_sessions where invoice_id is not null"
-    elapsed, first = await timed_phase(settings, url, sql, sessions)
+    if cold_stops:
+        elapsed, first = await timed_phase(settings, url, sql, sessions)
+    else:
+        elapsed, first = await measure(url, sql, sessions, release=gate.open)
+        stop.set()
+        await processor
     rate = (sessions - first) / elapsed
     invoices = await count(url, "select count(*) from billing_invoices")
     top = await count(url, "select max(seq) from billing_invoices")
-    print(f"session ends: {sessions} priced, invoiced and stored, steady state {rate:,.0f} ends/s "
+    print(f"session ends ({'cold: processor restarted' if cold_stops else 'warm: sessions in memory'}): "
+          f"{sessions} priced, invoiced and stored, steady state {rate:,.0f} ends/s "
           f"(after the first {first}); invoices {invoices}, highest number {top} (gapless: {invoices == top})")
 
 
@@ -158,8 +205,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--meter-values", type=int, default=25)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--cold-stops", action="store_true",
+                        help="restart the processor before the stops (every session is read back from the store)")
     args = parser.parse_args()
-    asyncio.run(main_async(infra.start(), args.sessions, args.meter_values, args.batch))
+    asyncio.run(main_async(infra.start(), args.sessions, args.meter_values, args.batch, args.cold_stops))
 
 
 if __name__ == "__main__":
