@@ -3,7 +3,8 @@
     uv run python -m bench.monitoring_ingest [--messages 60000] [--rate 5000] [--seconds 20] [--stations 1000]
 
 Uses the test broker and database (tests/infra.py). Each MeterValues message carries 10 sampled values and is
-published as the edge does: the charger's CALL, then the edge's CALLRESULT carrying the request (2 records).
+published as the edge does: the charger's CALL, then the edge's CALLRESULT carrying the request (2 records, with
+the edge's `ocpp_type` / `ocpp_action` headers).
 1. backlog: `--messages` messages are produced first, then the processor drains them; steady-state values/s.
 2. paced: `--rate` messages/s for `--seconds` s while the processor runs; lag = wall clock - newest stored
    sample's receive time, sampled every 0.5 s (p50 / max).
@@ -48,7 +49,9 @@ def _pair(codec: AvroCodec, station: str, i: int, now: datetime) -> list[tuple[b
                    "request_payload_json": request}):
         event_id = str(uuid.uuid4())
         value = codec.encode("csms.ocpp.OcppMessage", {**base, **extra, "event_id": event_id})
-        out.append((station.encode(), value, codec.headers("csms.ocpp.OcppMessage", event_id)))
+        headers = [*codec.headers("csms.ocpp.OcppMessage", event_id),  # as the edge sends them
+                   ("ocpp_type", extra["message_type"].encode()), ("ocpp_action", b"MeterValues")]
+        out.append((station.encode(), value, headers))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from processors.monitoring.handlers import BATCH_HANDLERS, HANDLERS
+from processors.monitoring.handlers import BATCH_HANDLERS, HANDLERS, skip_charger_calls
 from processors.monitoring.settings import MonitoringSettings
 from processors.runtime import ProcessorSpec
 
@@ -16,4 +16,4 @@ INPUT_TOPICS = ("ocpp.messages", "ocpp.connections", "runtime.dead-letters", "st
 def spec(settings: MonitoringSettings | None = None) -> ProcessorSpec:
     """The monitoring processor for the runtime."""
     return ProcessorSpec(name="monitoring", topics=INPUT_TOPICS, handlers=HANDLERS, batch_handlers=BATCH_HANDLERS,
-                         migrations=MIGRATIONS)
+                         migrations=MIGRATIONS, skip=skip_charger_calls)

@@ -1,7 +1,8 @@
 """Monitoring's handlers, registered by schema full name (the runtime dispatches; see docs/processors.md).
 
-    csms.ocpp.OcppMessage         batch: last-seen per station, sampled values (COPY + roll-ups), then one
-                                  applier per answered action (_ocpp_actions.ACTIONS)
+    csms.ocpp.OcppMessage         batch: last-seen per station, sampled values (COPY; roll-ups folded later), then
+                                  one applier per answered action (_ocpp_actions.ACTIONS); charger CALLs are
+                                  skipped before decoding (`skip_charger_calls`)
     csms.ocpp.ConnectionEvent     connection intervals, uptime, disconnections
     csms.runtime.DeadLetter       kept for the DEAD_LETTER rule
     csms.stations.StationRegistryEntry  site (location) and operator of each station, for scopes and reports
@@ -14,46 +15,58 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import orjson
 from sqlalchemy.dialects.postgresql import insert
 
 from processors.monitoring import _health, _revenue, _timeseries
 from processors.monitoring._commands import handle_command
 from processors.monitoring._ocpp_actions import ACTIONS, SAMPLED_ACTIONS
+from processors.monitoring.domain.samples import Sample, samples
 from processors.monitoring.store import dead_letters
 from processors.runtime import BatchHandler, Event, Handler, OcppExchange, UnitOfWork, exchange
+from schemas import header
 
-_APPLIED = ACTIONS.keys() | SAMPLED_ACTIONS
+_ANSWERS = frozenset({"CALLRESULT", "CALLERROR"})
 
 
 async def apply_ocpp_messages(events: Sequence[Event], uow: UnitOfWork) -> None:
-    """Apply a run of OCPP frames: last-seen per station, sampled values staged as raw JSON for set-based SQL,
-    JSON decoded in Python only for the (rarer) answered actions that have an applier."""
+    """Apply a run of OCPP frames: last-seen per station, the sampled values of the answered MeterValues /
+    StopTransaction / TransactionEvent (COPY), then the appliers of the other answered actions in order."""
     last_seen: dict[str, datetime] = {}
     answered: list[OcppExchange] = []
-    readings: list[tuple[str, datetime, bool, str, str]] = []
+    rows: list[Sample] = []
     for event in events:
         v = event.value
         if v is None:
             continue
-        if v["direction"] == "CHARGER_TO_CSMS":
+        direction, kind = v["direction"], v["message_type"]
+        # a frame from the charger, or the edge's answer to one (the charger's CALL itself is skipped unread)
+        if direction == "CHARGER_TO_CSMS" or kind in _ANSWERS:
             station, at = v["station_id"], v["received_at"]
             if station not in last_seen or at > last_seen[station]:
                 last_seen[station] = at
+        if direction != "CSMS_TO_CHARGER" or kind != "CALLRESULT":
             continue
         action = v.get("action")
-        if v["message_type"] != "CALLRESULT" or action not in _APPLIED:
-            continue
-        if action in SAMPLED_ACTIONS and v.get("request_payload_json"):
-            readings.append((v["station_id"], v["received_at"], v["ocpp_version"] != "ocpp1.6", action,
-                             v["request_payload_json"]))
         if action in ACTIONS:
-            answered.append(exchange(event))
+            ex = exchange(event)
+            answered.append(ex)
+            if action in SAMPLED_ACTIONS:
+                rows += samples(ex.station_id, ex.received_at, not ex.is_v16, action, ex.request)
+        elif action in SAMPLED_ACTIONS and (request := v.get("request_payload_json")):
+            rows += samples(v["station_id"], v["received_at"], v["ocpp_version"] != "ocpp1.6", action,
+                            orjson.loads(request))
     await _timeseries.touch_stations(uow.conn, last_seen)
-    await _timeseries.store_readings(uow.conn, readings)
+    await _timeseries.store_samples(uow.conn, rows)
     for ex in answered:
-        applier = ACTIONS.get(ex.action or "")
-        if applier is not None:
-            await applier(ex, uow.conn)
+        await ACTIONS[ex.action or ""](ex, uow.conn)
+
+
+def skip_charger_calls(headers: Sequence[tuple[str, bytes]]) -> bool:
+    """`ProcessorSpec.skip`: a charger's CALL (and a CSMS-initiated one) is not decoded: the edge's answer that
+    follows it carries the request, and its receive time is the station's sign of life. A CALL without an action
+    (a frame the edge could not read) is kept."""
+    return header(headers, "ocpp_type") == b"CALL" and header(headers, "ocpp_action") is not None
 
 
 async def apply_connection(event: Event, uow: UnitOfWork) -> None:

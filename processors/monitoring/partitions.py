@@ -40,11 +40,20 @@ def partition_name(table: str, start: date) -> str:
 
 async def ensure_partitions(conn: AsyncConnection, table: str, days: Iterable[date]) -> list[str]:
     """Create the partitions of `table` covering `days` that do not exist yet; returns the names created."""
-    starts = {period_start(d, table) for d in days}
-    names = {partition_name(table, s): s for s in starts}
+    return await _ensure(conn, {partition_name(table, s): (table, s) for s in {period_start(d, table) for d in days}})
+
+
+async def ensure_all_partitions(conn: AsyncConnection, days: Iterable[date]) -> list[str]:
+    """`ensure_partitions` for every time-series table, in one round trip when they all exist (the usual case)."""
+    days = set(days)
+    starts = {(t, period_start(d, t)) for t in TABLES for d in days}
+    return await _ensure(conn, {partition_name(t, s): (t, s) for t, s in starts})
+
+
+async def _ensure(conn: AsyncConnection, wanted: dict[str, tuple[str, date]]) -> list[str]:
     result = await conn.execute(
         sa.text("select n from unnest(cast(:names as text[])) n where to_regclass(n) is null"),
-        {"names": sorted(names)},
+        {"names": sorted(wanted)},
     )
     missing = [row[0] for row in result]
     if not missing:
@@ -52,7 +61,7 @@ async def ensure_partitions(conn: AsyncConnection, table: str, days: Iterable[da
     # two consumers creating the same partition at once would fail on the catalog's unique index
     await conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     for name in missing:
-        start = names[name]
+        table, start = wanted[name]
         end = period_end(start, table)
         await conn.execute(sa.text(
             f"create table if not exists {name} partition of {table} "

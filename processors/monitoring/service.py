@@ -2,7 +2,8 @@
 
 - the alert evaluator (evaluator.py), every `evaluate_every_s`;
 - the webhook sender (webhooks.py);
-- partition maintenance (partitions.py): creates time partitions ahead, drops those past retention.
+- partition maintenance (partitions.py): creates time partitions ahead, drops those past retention;
+- the roll-up folder (_timeseries.fold_rollups), every `rollup_every_s` and once more on stop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.logs import get_logger
-from processors.monitoring import bootstrap, partitions
+from processors.monitoring import _timeseries, bootstrap, partitions
 from processors.monitoring.evaluator import Evaluator
 from processors.monitoring.settings import MonitoringSettings
 from processors.monitoring.webhooks import WebhookPolicy, WebhookSender
@@ -43,6 +44,25 @@ async def maintain_partitions(engine: AsyncEngine, settings: MonitoringSettings,
                 log.exception("partition maintenance failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.maintenance_every_s)
+
+
+async def fold_rollups(engine: AsyncEngine, settings: MonitoringSettings, stop: asyncio.Event) -> None:
+    """Fold stored batches into the roll-ups every `rollup_every_s`, and what is left when stopping."""
+    while True:
+        stopping = stop.is_set()
+        try:
+            while True:
+                async with engine.begin() as conn:
+                    batches, _ = await _timeseries.fold_rollups(conn, max_batches=settings.rollup_fold_batches)
+                if batches < settings.rollup_fold_batches:
+                    break
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("roll-up fold failed")
+        if stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.rollup_every_s)
 
 
 async def run(settings: MonitoringSettings, stop: asyncio.Event, *, topics: TopicCatalog | None = None,
@@ -74,6 +94,7 @@ async def run(settings: MonitoringSettings, stop: asyncio.Event, *, topics: Topi
             asyncio.create_task(Evaluator(engine, codec, catalog, every_s=settings.evaluate_every_s).run(stop)),
             asyncio.create_task(WebhookSender(engine, client, policy).run(stop)),
             asyncio.create_task(maintain_partitions(engine, settings, stop)),
+            asyncio.create_task(fold_rollups(engine, settings, stop)),
         ]
         try:
             done, _ = await asyncio.wait([serving, *tasks], return_when=asyncio.FIRST_EXCEPTION)

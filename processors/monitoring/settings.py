@@ -26,3 +26,6 @@ class MonitoringSettings(ProcessorSettings):
     rollup_1m_retention_days: int = Field(default=400, ge=1)
     partitions_ahead_days: int = Field(default=3, ge=1)
     maintenance_every_s: float = Field(default=3600.0, gt=0)
+    rollup_every_s: float = Field(
+        default=5.0, gt=0, description="Period of the roll-up fold: how far the 1-minute / 1-hour roll-ups may lag")
+    rollup_fold_batches: int = Field(default=500, ge=1, description="Stored batches folded per transaction")

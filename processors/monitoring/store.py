@@ -153,7 +153,16 @@ meter_samples = sa.Table(
     sa.Column("unit", sa.Text),
     sa.Column("context", sa.Text),
     sa.Column("value", sa.Float, nullable=False),
+    sa.Column("batch_id", sa.BigInteger, server_default=sa.text("txid_current()")),
     postgresql_partition_by="RANGE (ts)",
+)
+# batches whose samples are stored but not yet rolled up (_timeseries.fold_rollups)
+meter_pending_batches = sa.Table(
+    "meter_pending_batches",
+    metadata,
+    sa.Column("batch_id", sa.BigInteger, primary_key=True),
+    sa.Column("min_ts", _tz, nullable=False),
+    sa.Column("max_ts", _tz, nullable=False),
 )
 meter_rollup_1m = _rollup("meter_rollup_1m")
 meter_rollup_1h = _rollup("meter_rollup_1h")
