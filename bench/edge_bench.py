@@ -52,11 +52,6 @@ def start_edge(kafka: KafkaSettings, port: int, http_port: int) -> subprocess.Po
     raise SystemExit("edge did not become ready")
 
 
-def gc_pause_max(http_port: int) -> float:
-    """The edge's longest garbage-collector pause so far, in seconds, from its /metrics."""
-    return gc_stats(http_port).get("max", float("nan"))
-
-
 def gc_stats(http_port: int) -> dict[str, float]:
     """The edge's GC figures from /metrics: "max" pause, and per generation N "countN" and "secondsN"."""
     found: dict[str, float] = {}

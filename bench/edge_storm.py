@@ -25,7 +25,7 @@ import psutil
 import uvloop
 from websockets.exceptions import InvalidStatus
 
-from bench.edge_bench import EDGE_TOPICS, gc_pause_max
+from bench.edge_bench import EDGE_TOPICS, gc_stats
 from bench.sim.charger import Charger, ChargerStats
 from csms.kafka import apply_topics, make_consumer, make_producer
 from csms.settings import KafkaSettings
@@ -176,8 +176,10 @@ def main() -> None:
         pct = {q: lat[min(len(lat) - 1, int(q / 100 * len(lat)))] * 1000 for q in (50, 90, 99)}
         print(f"command round trip with {len(connected)} connected ({len(lat)} commands at {args.rate:g}/s): "
               f"p50 {pct[50]:.1f} ms, p90 {pct[90]:.1f} ms, p99 {pct[99]:.1f} ms, max {lat[-1] * 1000:.1f} ms")
-        pauses = [gc_pause_max(e.http_port) * 1000 for e in edges]
-        print(f"longest GC pause per edge: {', '.join(f'{x:.1f} ms' for x in pauses)}")
+        for e in edges:
+            gcs = gc_stats(e.http_port)
+            print(f"edge {e.edge_id}: longest GC pause {gcs.get('max', 0) * 1000:.1f} ms; collections " + ", ".join(
+                f"gen{g} {gcs.get(f'count{g}', 0):.0f} / {gcs.get(f'seconds{g}', 0):.2f}s" for g in range(3)))
         for _ in procs:
             out.get(timeout=600)
         for proc in procs:
