@@ -58,3 +58,16 @@ def test_identical_to_fastavro_on_random_ocpp_messages(station, seq, payload, wh
              "received_at": when, "sequence": seq, "in_reply_to": None, "command_id": None,
              "request_payload_json": payload}
     assert OCPP.fast_encoder(value) == fastavro_bytes(OCPP, value)
+
+
+@given(payload=st.text(min_size=60, max_size=3000), error=st.none() | st.text(max_size=200),
+       seq=st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_identical_to_fastavro_on_long_texts(payload, error, seq):
+    """Lengths of 64 bytes and more take the multi-byte varint path of the generated encoder."""
+    value = {"event_id": "0b7e3c52-7d0c-4f0e-9a53-8f1c2b7f6c11", "station_id": "S" * 48, "edge_id": "e",
+             "connection_id": "c", "ocpp_version": "ocpp2.1", "direction": "CHARGER_TO_CSMS", "message_type": "CALL",
+             "message_id": "m", "action": "MeterValues", "payload_json": payload, "error_code": error,
+             "error_description": error, "error_details_json": payload, "charger_timestamp": None,
+             "received_at": datetime(2026, 11, 28, tzinfo=UTC), "sequence": seq, "in_reply_to": None,
+             "command_id": None, "request_payload_json": payload}
+    assert OCPP.fast_encoder(value) == fastavro_bytes(OCPP, value)
