@@ -1,9 +1,10 @@
 """The hot path: sampled values into `meter_samples` with COPY; roll-ups folded from them after the batch commits.
 
 In the runtime's batch transaction (exactly once, with the dedupe records and offsets):
-    the rows (domain/samples.py) are COPYed into `meter_samples`, whose `batch_id` defaults to the transaction's
-    id; one `meter_pending_batches` row records that this batch is not rolled up yet; the sessions' register span
-    (min / max Energy.Active.Import.Register in Wh) is upserted from a per-batch aggregate made in Python.
+    the rows (domain/samples.py) are COPYed into `meter_samples` as one binary stream (_copy.py), their
+    `batch_id` defaulting to the transaction's id; one `meter_pending_batches` row records that this batch is not
+    rolled up yet; the sessions' register span (min / max Energy.Active.Import.Register in Wh) is upserted from a
+    per-batch aggregate made in Python.
 Then `fold_rollups` (service.py, every `rollup_every_s`, and once more on stop), in its own transaction: deletes
     pending-batch rows and aggregates exactly those batches' samples into the 1-minute and 1-hour roll-ups. A batch
     is folded once because its pending row is deleted in the transaction that folds it. Folding many batches at
@@ -13,7 +14,7 @@ Then `fold_rollups` (service.py, every `rollup_every_s`, and once more on stop),
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -21,11 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from processors.monitoring.domain.samples import DEFAULT_MEASURAND, Sample
+from processors.monitoring import _copy
+from processors.monitoring.domain.samples import DEFAULT_MEASURAND, Reading
 from processors.monitoring.partitions import ensure_all_partitions
 
-SAMPLE_COLUMNS = ("ts", "received_at", "charger_ts", "station_id", "evse_id", "connector_id", "transaction_id",
-                  "measurand", "phase", "location", "unit", "context", "value")
 _TS = itemgetter(0)
 _FOLD_LOCK = zlib.crc32(b"csms-monitoring-rollup-fold")
 
@@ -86,42 +86,48 @@ async def touch_stations(conn: AsyncConnection, last_seen: Mapping[str, datetime
         await conn.execute(_TOUCH, {"station_id": ids, "at": [last_seen[s] for s in ids]})
 
 
-def register_spans(rows: Sequence[Sample]) -> dict[tuple[str, str], list[Any]]:
+def register_spans(readings: Sequence[Reading]) -> dict[tuple[str, str], list[Any]]:
     """Per (station, transaction): [min evse, min connector, min Wh, max Wh] of the energy register values."""
     spans: dict[tuple[str, str], list[Any]] = {}
-    for row in rows:
-        tx = row[6]
-        if tx is None or row[7] != DEFAULT_MEASURAND or row[10] != "Wh":
+    for _, _, _, station, evse, connector, tx, values in readings:
+        if tx is None:
             continue
-        value = row[12]
-        span = spans.get((row[3], tx))
-        if span is None:
-            spans[(row[3], tx)] = [row[4], row[5], value, value]
-        else:
-            span[0], span[1] = min(span[0], row[4]), min(span[1], row[5])
-            span[2], span[3] = min(span[2], value), max(span[3], value)
+        for measurand, _, _, unit, _, value in values:
+            if measurand != DEFAULT_MEASURAND or unit != "Wh":
+                continue
+            span = spans.get((station, tx))
+            if span is None:
+                spans[(station, tx)] = [evse, connector, value, value]
+            else:
+                span[0], span[1] = min(span[0], evse), min(span[1], connector)
+                span[2], span[3] = min(span[2], value), max(span[3], value)
     return spans
 
 
-async def store_samples(conn: AsyncConnection, rows: Sequence[Sample]) -> int:
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def store_samples(conn: AsyncConnection, readings: Sequence[Reading]) -> int:
     """Store sampled values (COPY), mark the batch for the roll-up fold, widen sessions' register spans."""
-    if not rows:
+    if not readings:
         return 0
-    lo, hi = _TS(min(rows, key=_TS)), _TS(max(rows, key=_TS))
+    lo, hi = _TS(min(readings, key=_TS)), _TS(max(readings, key=_TS))
     await ensure_all_partitions(conn, [(lo + timedelta(days=i)).date() for i in range((hi.date() - lo.date()).days
                                                                                       + 1)])
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table("meter_samples", records=rows, columns=SAMPLE_COLUMNS)
+    await driver.copy_to_table("meter_samples", source=_once(_copy.encode(readings)), columns=_copy.COLUMNS,
+                               format="binary")
     await conn.execute(_PENDING, {"lo": lo, "hi": hi})
-    spans = register_spans(rows)
+    spans = register_spans(readings)
     if spans:
         keys = list(spans)
         await conn.execute(_REGISTERS, {
             "station": [k[0] for k in keys], "tx": [k[1] for k in keys], "evse": [spans[k][0] for k in keys],
             "conn": [spans[k][1] for k in keys], "lo": [spans[k][2] for k in keys],
             "hi": [spans[k][3] for k in keys]})
-    return len(rows)
+    return sum(len(r[7]) for r in readings)
 
 
 async def fold_rollups(conn: AsyncConnection, *, max_batches: int = 500) -> tuple[int, int]:

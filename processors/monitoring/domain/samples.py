@@ -23,10 +23,10 @@ from processors.monitoring.domain.health import TRUST_FUTURE, TRUST_PAST, parse_
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 SCALED_UNITS = {"kWh": "Wh", "kW": "W", "kvarh": "varh", "kvar": "var", "kVA": "VA"}
 
-# (ts, received_at, charger_ts, station_id, evse_id, connector_id, transaction_id, measurand, phase, location,
-#  unit, context, value): the column order of `meter_samples` as `_timeseries.SAMPLE_COLUMNS` names it
-Sample = tuple[datetime, datetime, datetime | None, str, int, int, str | None, str, str | None, str | None,
-               str | None, str | None, float]
+# One meterValue entry: (ts, received_at, charger_ts, station_id, evse_id, connector_id, transaction_id, values)
+# with values [(measurand, phase, location, unit, context, value)]: the columns of `meter_samples`, one row per value.
+Value = tuple[str, str | None, str | None, str | None, str | None, float]
+Reading = tuple[datetime, datetime, datetime | None, str, int, int, str | None, list[Value]]
 
 # the same patterns PostgreSQL applied when this was SQL (ASCII digits and spaces only, like its C locale)
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", re.ASCII)
@@ -39,6 +39,9 @@ def _int(raw: Any) -> int:
     if isinstance(raw, str) and (digits := raw.strip().lstrip("+-")).isascii() and digits.isdigit():
         return int(raw)
     return 0
+
+
+_PLAIN = (str, type(None))
 
 
 def _text(raw: Any) -> str | None:
@@ -68,48 +71,71 @@ def _where(action: str, v2: bool, request: dict[str, Any]) -> tuple[int, int, st
     return 0, 0, tx, request.get("meterValue")
 
 
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, float) or (isinstance(raw, int) and not isinstance(raw, bool)):
-        return float(raw)
-    if isinstance(raw, str) and _NUMBER.fullmatch(raw):
-        return float(raw)
-    return None
+def _value(sv: Any, v2: bool) -> Value | None:
+    """A sampledValue normalised, or None when it is not a number. Called per value: kept flat on purpose."""
+    if type(sv) is not dict:
+        return None
+    raw: Any = sv.get("value")
+    kind = type(raw)
+    if kind is str:
+        if not _NUMBER.fullmatch(raw):
+            return None
+        value = float(raw)
+    elif kind is float or kind is int:
+        value = float(raw)
+    else:
+        return None
+    measurand: Any = sv.get("measurand")
+    if measurand is None:
+        measurand = DEFAULT_MEASURAND
+    elif type(measurand) is not str:
+        measurand = _text(measurand)
+    given: Any
+    if v2:
+        uom = sv.get("unitOfMeasure")
+        if type(uom) is dict:
+            given = uom.get("unit")
+            multiplier = uom.get("multiplier")
+            if multiplier is not None and (multiplier := _int(multiplier)):
+                value *= 10.0 ** multiplier
+        else:
+            given = None
+    else:
+        given = sv.get("unit")
+    if given is None:
+        unit = "Wh" if measurand.startswith("Energy") else None
+    else:
+        if type(given) is not str:
+            given = _text(given)
+        unit = SCALED_UNITS.get(given)
+        if unit is None:
+            unit = given
+        else:
+            value *= 1000
+    phase, location, context = sv.get("phase"), sv.get("location"), sv.get("context")
+    if not (type(phase) in _PLAIN and type(location) in _PLAIN and type(context) in _PLAIN):
+        phase, location, context = _text(phase), _text(location), _text(context)
+    return measurand, phase, location, unit, context, value
 
 
-def samples(station_id: str, received_at: datetime, v2: bool, action: str, request: Any) -> list[Sample]:
-    """The numeric sampled values of one charger message (MeterValues, StopTransaction, TransactionEvent)."""
+def readings(station_id: str, received_at: datetime, v2: bool, action: str, request: Any) -> list[Reading]:
+    """The numeric sampled values of one charger message (MeterValues, StopTransaction, TransactionEvent), by
+    meterValue entry."""
     if not isinstance(request, dict):
         return []
     evse, connector, tx, meter_values = _where(action, v2, request)
     if not isinstance(meter_values, list):
         return []
-    out: list[Sample] = []
+    out: list[Reading] = []
     earliest, latest = received_at - TRUST_PAST, received_at + TRUST_FUTURE
     for mv in meter_values:
         if not isinstance(mv, dict) or not isinstance(sampled := mv.get("sampledValue"), list):
             continue
+        values = [value for sv in sampled if (value := _value(sv, v2)) is not None]
+        if not values:
+            continue
         raw_ts = mv.get("timestamp")
         charger_ts = parse_time(raw_ts) if isinstance(raw_ts, str) and _ISO.fullmatch(raw_ts) else None
         ts = charger_ts if charger_ts is not None and earliest <= charger_ts <= latest else received_at
-        for sv in sampled:
-            if not isinstance(sv, dict) or (value := _number(sv.get("value"))) is None:
-                continue
-            measurand = _text(sv.get("measurand"))
-            if measurand is None:
-                measurand = DEFAULT_MEASURAND
-            if v2:
-                uom = sv.get("unitOfMeasure")
-                uom = uom if isinstance(uom, dict) else {}
-                given, multiplier = _text(uom.get("unit")), _int(uom.get("multiplier"))
-                if multiplier:
-                    value *= 10.0 ** multiplier
-            else:
-                given = _text(sv.get("unit"))
-            unit = SCALED_UNITS.get(given) if given is not None else None
-            if unit is not None:
-                value *= 1000
-            else:
-                unit = given if given is not None else ("Wh" if measurand.startswith("Energy") else None)
-            out.append((ts, received_at, charger_ts, station_id, evse, connector, tx, measurand,
-                        _text(sv.get("phase")), _text(sv.get("location")), unit, _text(sv.get("context")), value))
+        out.append((ts, received_at, charger_ts, station_id, evse, connector, tx, values))
     return out
