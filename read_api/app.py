@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from processors.runtime import migrate
 from read_api import errors
+from read_api.auth import AccessTokens
 from read_api.commands import CommandBus
 from read_api.deps import ApiState, Databases
 from read_api.live import LiveHub
@@ -98,6 +99,7 @@ def create_app(settings: ApiSettings, *, topics: TopicCatalog | None = None, cod
                   description="Stations, drivers, tokens, tariffs, sessions, invoices, alerts and reports of the "
                               "CSMS. Writes are commands (202 + command id when slow). Errors: "
                               '`{"error": {"code", "message", "details"}}`.')
+    app.state.access_tokens = AccessTokens(settings.jwt_secret.get_secret_value())
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
