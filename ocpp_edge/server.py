@@ -146,7 +146,7 @@ class Edge:
             select_subprotocol=self._select, ssl=context,
             process_request=self._process_request, compression=None, max_size=s.max_frame_bytes,
             ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s, close_timeout=s.close_timeout_s,
-            max_queue=4, reuse_port=s.reuse_port or None, server_header="csms-edge",
+            max_queue=4, reuse_port=s.reuse_port or None, server_header="csms-edge", backlog=s.listen_backlog,
         )
 
     def ready(self) -> bool:

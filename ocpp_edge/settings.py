@@ -36,10 +36,13 @@ class EdgeSettings(ServiceSettings):
     answer_cache_per_station: int = Field(default=8, ge=0, le=256)
     require_boot_for_v2: bool = Field(default=True, description="2.x: SecurityError before an Accepted boot")
     reuse_port: bool = False
+    listen_backlog: int = Field(default=4096, ge=1, description="Kernel accept queue per listener (capped by "
+                                "net.core.somaxconn): asyncio's 100 drops SYNs in a reconnect storm, and a dropped "
+                                "SYN costs the charger a 1-3 s retransmission")
     gc_thresholds: tuple[int, int, int] = Field(
-        default=(20_000, 20, 100),
-        description="gc.set_threshold after start-up: fewer, cheaper young collections and rare full ones than "
-                    "CPython's (700, 10, 10), whose full collections paused a storm-loaded edge for 0.2-0.3 s")
+        default=(1_000, 10, 100),
+        description="gc.set_threshold after start-up: full collections 10x rarer than with "
+                    "CPython's (700, 10, 10); they paused a storm-loaded edge for 0.2-0.3 s")
     # -- security profiles (ocpp_edge/security.py) -----------------------------------------------------------
     unknown_station_profile: int = Field(default=0, ge=0, le=3,
                                          description="Profile required of a station not in stations.registry")
