@@ -52,16 +52,21 @@ def command(command_type: str, payload: dict[str, Any], aggregate_id: str | None
              "requested_at": datetime.now(UTC)})
 
 
-async def produce(kafka: KafkaSettings, records: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Produce records in order (key = station id, or the command's aggregate id)."""
+async def produce(kafka: KafkaSettings, records: list[tuple[str, str, dict[str, Any]]], *,
+                  edge_headers: bool = False) -> None:
+    """Produce records in order (key = station id, or the command's aggregate id); `edge_headers` adds the
+    `ocpp_type` / `ocpp_action` headers the edge puts on OCPP messages."""
     codec = AvroCodec()
     producer = make_producer(kafka)
     await producer.start()
     try:
         for topic, schema, value in records:
             key = value.get("station_id") or value.get("aggregate_id") or value.get("consumer_group") or "k"
+            headers = codec.headers(schema, value["event_id"])
+            if edge_headers and schema == "csms.ocpp.OcppMessage":
+                headers += [("ocpp_type", value["message_type"].encode()), ("ocpp_action", value["action"].encode())]
             await producer.send_and_wait(kafka.topic_prefix + topic, codec.encode(schema, value), key=key.encode(),
-                                         headers=codec.headers(schema, value["event_id"]))
+                                         headers=headers)
     finally:
         await producer.stop()
 

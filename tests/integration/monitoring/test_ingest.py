@@ -106,3 +106,38 @@ async def test_frames_become_samples_rollups_status_history_sessions_and_daily_s
     assert await q(f"select string_agg(kind, ',' order by kind) from station_events where station_id = '{st2}'") \
         == "FIRMWARE_STATUS,SECURITY_EVENT"
     assert await q("select count(*) from runtime_processed_events") == len(records)
+
+
+async def test_charger_calls_are_skipped_and_a_redelivered_batch_stores_no_value_twice(kafka_settings,
+                                                                                         fresh_database):
+    await m.create_topics(kafka_settings)
+    st = f"CP-{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    records = [record for i in range(3) for record in m.frames(st, "MeterValues", {
+        "connectorId": 1, "transactionId": 9, "meterValue": _mv(t0 + timedelta(seconds=i), [
+            {"value": str(100 + i)}, {"value": "7", "measurand": "Power.Active.Import", "unit": "kW"}])},
+        at=t0 + timedelta(seconds=i))]
+    settings = MonitoringSettings(database_url=fresh_database, kafka=kafka_settings, http_port=0)
+    q = lambda sql: m.scalar(fresh_database, sql)  # noqa: E731
+    consumed = "select coalesce(sum(next_offset), 0) from runtime_offsets where topic like '%ocpp.messages'"
+    async with m.running(settings):
+        await m.produce(kafka_settings, records, edge_headers=True)
+        await m.wait_for(lambda: _is(q(consumed), len(records)), what="first delivery applied")
+        await m.produce(kafka_settings, records, edge_headers=True)  # the same events again (same event ids)
+        await m.wait_for(lambda: _is(q(consumed), 2 * len(records)), what="redelivery consumed")
+
+    assert await q("select count(*) from meter_samples") == 6
+    assert await q("select sum(n) from meter_rollup_1m") == 6
+    assert await q("select sum(n) from meter_rollup_1h") == 6
+    assert await q("select count(*) from meter_pending_batches") == 0
+    assert await q(f"select register_max_wh - register_min_wh from sessions where station_id = '{st}'") == 2.0
+    assert await q("select max(max) from meter_rollup_1m where measurand = 'Power.Active.Import'") == 7000.0
+    # the edge's answers only: the charger's CALLs were skipped before decoding, and marked the station alive
+    # through the answer that follows each of them
+    assert await q("select count(*) from runtime_processed_events") == 3
+    assert await q(f"select last_message_at from station_state where station_id = '{st}'") \
+        == t0 + timedelta(seconds=2)
+
+
+async def _is(value_coro, expected) -> bool:  # type: ignore[no-untyped-def]
+    return bool(await value_coro == expected)
