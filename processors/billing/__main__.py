@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import uvloop
+
 from csms.logs import configure_logging
 from csms.settings import load_settings
 from processors.billing.bootstrap import run
@@ -23,7 +25,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run(settings, stop)
 
-    asyncio.run(serve())
+    uvloop.run(serve())  # libuv's event loop: asyncpg and aiokafka spend less in the loop
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import uvloop
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -123,4 +124,4 @@ def run_forever(spec: ProcessorSpec, settings: ProcessorSettings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve(spec, settings, stop)
 
-    asyncio.run(main())
+    uvloop.run(main())  # libuv's event loop: asyncpg and aiokafka spend less in the loop
