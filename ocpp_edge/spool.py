@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,19 +44,31 @@ def _decode(body: bytes) -> SpooledRecord:
 
 
 class Spool:
-    """One spool file per edge instance."""
+    """One spool file per edge instance.
+
+    Its methods run in worker threads (asyncio.to_thread), and a cancelled awaiter does not stop its thread: a lock
+    keeps `close` from closing the file under a `drop_prefix` that is still replacing it."""
 
     def __init__(self, directory: Path, edge_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{edge_id}.spool"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._lock = threading.Lock()
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.count = sum(1 for _ in self.read())
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise ValueError("the spool is closed")
+        return self._fd
 
     def append(self, records: Sequence[SpooledRecord]) -> None:
         """Write and fsync (blocking: call from a thread when latency matters)."""
-        os.write(self._fd, b"".join(_encode(r) for r in records))
-        os.fsync(self._fd)
-        self.count += len(records)
+        data = b"".join(_encode(r) for r in records)
+        with self._lock:
+            fd = self._open_fd()
+            os.write(fd, data)
+            os.fsync(fd)
+            self.count += len(records)
 
     def read(self) -> Iterator[SpooledRecord]:
         with self.path.open("rb") as f:
@@ -70,6 +83,11 @@ class Spool:
 
     def drop_prefix(self, count: int) -> None:
         """Remove the first `count` records (they reached Kafka); records appended since stay, in order."""
+        with self._lock:
+            self._open_fd()
+            self._drop_prefix(count)
+
+    def _drop_prefix(self, count: int) -> None:
         with self.path.open("rb") as f:
             data = f.read()
         i = 0
@@ -82,15 +100,21 @@ class Spool:
             f.write(rest)
             f.flush()
             os.fsync(f.fileno())
-        os.close(self._fd)
+        os.close(self._open_fd())
         os.replace(tmp, self.path)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.count = max(0, self.count - count)
 
     def clear(self) -> None:
-        os.ftruncate(self._fd, 0)
-        os.fsync(self._fd)
-        self.count = 0
+        with self._lock:
+            fd = self._open_fd()
+            os.ftruncate(fd, 0)
+            os.fsync(fd)
+            self.count = 0
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Close the file (idempotent); waits for a write or truncation in progress."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

@@ -99,3 +99,31 @@ async def test_records_spooled_while_draining_stay_behind_the_drained_ones(tmp_p
     assert [r.value for r in spool.read()] == [b"v3"]  # the late record waits for the next round, in order
     await publisher._drain_once()
     assert producer.delivered == [b"v1", b"v2", b"v3"] and spool.count == 0
+
+
+def test_appends_from_threads_during_drops_lose_nothing_and_close_is_idempotent(tmp_path):
+    """Spool methods run in worker threads; a drainer cancelled mid-drop must not race a close or an append."""
+    import threading
+
+    spool = Spool(tmp_path, "edge-t")
+    spool.append([SpooledRecord("t", b"k", f"first-{i}".encode(), ()) for i in range(50)])
+
+    def append_many() -> None:
+        for i in range(200):
+            spool.append([SpooledRecord("t", b"k", f"later-{i}".encode(), ())])
+
+    writer = threading.Thread(target=append_many)
+    writer.start()
+    spool.drop_prefix(50)
+    writer.join()
+    values = [r.value for r in spool.read()]
+    assert values == [f"later-{i}".encode() for i in range(200)]
+    assert spool.count == 200
+    spool.close()
+    spool.close()
+    try:
+        spool.append([SpooledRecord("t", b"k", b"x", ())])
+    except ValueError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("append after close must fail")
