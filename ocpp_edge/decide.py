@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -30,6 +30,31 @@ STATIC_ANSWERS: dict[str, dict[str, Any]] = {
     "OpenPeriodicEventStream": {"status": "Accepted"},
     "PullDynamicScheduleUpdate": {"status": "Rejected"},
 }
+
+
+# -- what the CSMS may send a station that is not Accepted (commands to chargers, ocpp_edge/dispatch.py) ---------
+# OCPP 1.6 section 4.2: "The Central System MAY send request messages to retrieve information from the Charge Point or
+# change its configuration" while Pending, and "While in pending state, the following Central System initiated
+# messages are not allowed: RemoteStartTransaction.req and RemoteStopTransaction.req".
+NOT_WHILE_PENDING_16: Final = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+# OCPP 2.0.1 and 2.1 (the same text): B02.FR.01 lets the CSMS send, while Pending, the messages of B05
+# (SetVariables), B06 (GetVariables), B07 (GetBaseReport) and B08 (GetReport). B02.FR.02, B02.FR.04 and B02.FR.09
+# name TriggerMessageRequest (with GetBaseReport and GetReport) as the CSMS's way to make a not yet accepted station
+# send a message, and F06.FR.17 says a BootNotification trigger is meant for exactly that time. Nothing else:
+# B02.FR.05 "If the CSMS wants to use RequestStartTransaction etc. it SHALL first accept the Charging Station".
+WHILE_PENDING_2X: Final = frozenset({"SetVariables", "GetVariables", "GetBaseReport", "GetReport", "TriggerMessage"})
+
+
+def may_send(version: str, registration: str, action: str) -> bool:
+    """Whether the CSMS may now send `action` to a station whose registration is `registration`."""
+    if registration == "Accepted":
+        return True
+    if registration == "Pending":
+        return action not in NOT_WHILE_PENDING_16 if version == V16 else action in WHILE_PENDING_2X
+    # Rejected. 1.6 section 4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central System initiated
+    # message. the Central System SHOULD NOT initiate any." 2.x B03.FR.03: "The CSMS SHALL NOT initiate any
+    # messages" (and B03.FR.08: the station answers SecurityError); neither text makes an exception.
+    return False
 
 
 class TxIds(Protocol):
@@ -64,6 +89,7 @@ class ConnectionContext:
     station_id: str
     version: str
     boot_accepted: bool = False
+    registration: str | None = None  # the answer to the last BootNotification on this connection
 
 
 @dataclass
@@ -115,11 +141,17 @@ class Decider:
         if status != "Accepted":
             interval = self.pending_interval
         ctx.boot_accepted = status == "Accepted"
+        ctx.registration = status
         return {"status": status, "currentTime": utc_now_text(), "interval": interval}
 
     def accepted(self, ctx: ConnectionContext) -> bool:
         """2.x B02/B03: other messages only once the station is accepted (booted now or registered)."""
         return ctx.boot_accepted or self.registration(ctx.station_id) == "Accepted"
+
+    def registration_on(self, ctx: ConnectionContext) -> str:
+        """What the station was told on this connection (its last BootNotification's answer), else the registry's
+        status: a charger that reconnects without rebooting sends no BootNotification (1.6 section 4.2, 2.x B04)."""
+        return ctx.registration or self.registration(ctx.station_id)
 
     # -- tokens --------------------------------------------------------------------------------------------
     def token_status(self, ctx: ConnectionContext, id_token: str, token_type: str | None) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,10 @@ with one group-less consumer. For each command not yet DONE:
 - if no live edge holds the charger, the owner (rendezvous hash over live edges) claims it the same way once it
   is time to give up (`PendingCommand.gives_up`) and answers NOT_CONNECTED or EXPIRED;
 - a charger that (re)connects anywhere gets the commands still pending for it, in order; a claim already won by
-  another edge is never sent again.
+  another edge is never sent again;
+- a command that the station's registration on its connection does not allow yet (`decide.may_send`: OCPP 1.6
+  section 4.2, 2.x B02/B03) is neither sent nor dropped: it keeps its place at the head of the station's queue until
+  the station is Accepted there or the command expires (EXPIRED, answered by the edge holding the socket).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -37,6 +41,7 @@ from ocpp_edge._command_log import (
     presence_value,
     utc_now,
 )
+from ocpp_edge.decide import may_send
 from ocpp_edge.presence import Deliveries, PendingCommand, Presence, edge_key, owner, station_key
 
 if TYPE_CHECKING:
@@ -45,6 +50,26 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 Outcome = tuple[str, str | None, str | None, str | None]  # status, result json, error code, error description
+
+
+def next_to_deliver(queue: Iterable[PendingCommand], now: datetime, *, free: Callable[[str], bool],
+                    ours: Callable[[str], bool], permitted: Callable[[PendingCommand], bool]) -> PendingCommand | None:
+    """The command a station's worker takes next from its queue (in publication order), or None to wait.
+
+    The oldest free command goes if its charger may receive it now; if not, it keeps its place and nothing behind it
+    is sent (OCPP 1.6 section 4.2, 2.x B02/B03 hold it back, order still holds). Expired commands are never sent,
+    so they are answered (EXPIRED) wherever they stand. A command another edge claimed is skipped (docs: order
+    across edges is per edge); one this edge claimed and did not finish (a release on its way) keeps its place.
+    """
+    blocked = False
+    for command in queue:
+        if not free(command.command_id):
+            blocked = blocked or ours(command.command_id)
+        elif command.expired(now) or (not blocked and permitted(command)):
+            return command
+        else:
+            blocked = True
+    return None
 
 
 class CommandDispatcher:
@@ -110,17 +135,38 @@ class CommandDispatcher:
         return (command_id not in self._inflight and not self.deliveries.is_done(command_id)
                 and self.deliveries.winner(command_id) is None)
 
+    def _ours(self, command_id: str) -> bool:
+        claim = self.deliveries.winner(command_id)
+        return claim is not None and claim.edge_id == self.me
+
+    def _permitted(self, session: ChargePointSession, command: PendingCommand) -> bool:
+        """Whether the station's registration on this connection lets the command go now (decide.may_send). An
+        action its version does not have passes: it is answered INVALID without being sent."""
+        if command.action not in p.CSMS_INITIATED[session.version]:
+            return True
+        return may_send(session.version, self.edge.decider.registration_on(session.ctx), command.action)
+
+    def _next(self, session: ChargePointSession) -> PendingCommand | None:
+        queue = self.pending.get(session.conn.station_id)
+        if not queue:
+            return None
+        return next_to_deliver(queue.values(), utc_now(), free=self._free, ours=self._ours,
+                               permitted=lambda command: self._permitted(session, command))
+
     def _kick(self, station_id: str) -> None:
+        """Start the station's worker if it has something to do now. A command waiting for the station's
+        registration is looked at again by the sweep (every 0.25 s), so an Accepted BootNotification needs no hook
+        in the charger's message path."""
         worker = self._workers.get(station_id)
-        if self.ready.is_set() and self._holds(station_id) and (worker is None or worker.done()):
+        if self.ready.is_set() and self._holds(station_id) and (worker is None or worker.done()) and \
+                self._next(self.edge.sessions[station_id]) is not None:
             self._workers[station_id] = asyncio.create_task(self._work(station_id), name=f"commands-{station_id}")
 
     async def _work(self, station_id: str) -> None:
         """Deliver the station's pending commands one at a time, in the order they were published."""
         while self._holds(station_id):
             session = self.edge.sessions[station_id]
-            queue = self.pending.get(station_id)
-            command = next((c for c in queue.values() if self._free(c.command_id)), None) if queue else None
+            command = self._next(session)
             if command is None:
                 return
             self._inflight.add(command.command_id)
@@ -134,7 +180,8 @@ class CommandDispatcher:
                 self._inflight.discard(command.command_id)
 
     async def _deliver(self, session: ChargePointSession, command: PendingCommand) -> bool:
-        """Claim, send, publish the outcome; False when the claim could not be written (retried by the sweep)."""
+        """Claim, send, publish the outcome; False to stop the worker (the claim could not be written, or the command
+        was released unsent): the sweep or the release kicks it again."""
         expired = command.expired(utc_now())
         won = await self._claim(command, None if expired else session.conn.connection_id)
         if won is None:
@@ -145,10 +192,10 @@ class CommandDispatcher:
             await self._finish(command, ("EXPIRED", None, None, "expired before its charger could take it"))
             return True
         outcome = await self._call(session, command)
-        if outcome is None:  # the socket closed before the CALL went out: someone else may deliver it
+        if outcome is None:  # not sent (socket closed, or the registration changed): free again, in its place
             await self.feed.send(DELIVERIES, command.command_id, self._delivery(command, "RELEASED"))
-        else:
-            await self._finish(command, outcome)
+            return False
+        await self._finish(command, outcome)
         return True
 
     async def _call(self, session: ChargePointSession, command: PendingCommand) -> Outcome | None:
@@ -163,7 +210,10 @@ class CommandDispatcher:
             return "INVALID", None, "FormatViolation", f"payload_json is not JSON: {exc}"[:255]
         except p.ProtocolViolation as violation:
             return "INVALID", None, violation.code, violation.description
-        if session.ws.state is not State.OPEN:
+        # Checked again after the claim's round trip: a BootNotification answered meanwhile may have changed it.
+        # The boot's answer is queued for publication in the same loop step that changes the registration, so a
+        # CALL allowed by an Accepted boot reaches the charger after the BootNotification's answer.
+        if session.ws.state is not State.OPEN or not self._permitted(session, command):
             return None
         call = asyncio.ensure_future(self.edge.commands.call(
             session, command.action, payload, timeout=self.edge.settings.command_timeout_s,

@@ -79,7 +79,7 @@ def always_accept(action: str, payload: dict[str, Any]) -> tuple[Any, ...] | Non
 
 class ScriptedCharger:
     """A raw OCPP-J client that records the CSMS's calls and answers them as `answer` says
-    (("result", payload), ("error", code, description), or None: no answer)."""
+    (("result", payload), ("error", code, description), or None: no answer); `call` sends one of its own."""
 
     def __init__(self, url: str, station_id: str, version: str = "ocpp1.6", answer: Answer = always_accept,
                  **connect: Any) -> None:
@@ -88,6 +88,15 @@ class ScriptedCharger:
         self.received: list[tuple[str, str, dict[str, Any]]] = []
         self.ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._replies: dict[str, asyncio.Future[list[Any]]] = {}
+
+    async def call(self, action: str, payload: dict[str, Any], timeout: float = 10) -> list[Any]:
+        """Send a CALL and return the CSMS's reply frame."""
+        assert self.ws is not None
+        message_id = uuid.uuid4().hex
+        reply = self._replies[message_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send(orjson.dumps([2, message_id, action, payload]).decode())
+        return await asyncio.wait_for(reply, timeout)
 
     async def __aenter__(self) -> ScriptedCharger:
         self.ws = await websockets.connect(f"{self.url}/{self.station_id}", subprotocols=[self.version],
@@ -106,6 +115,9 @@ class ScriptedCharger:
         async for raw in self.ws:
             frame = orjson.loads(raw)
             if frame[0] != 2:
+                waiting = self._replies.pop(frame[1], None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(frame)
                 continue
             self.received.append((frame[1], frame[2], frame[3]))
             reply = self.answer(frame[2], frame[3])

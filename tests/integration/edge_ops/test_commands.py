@@ -30,6 +30,9 @@ def script(action: str, payload: dict) -> tuple | None:
 async def test_outcomes_of_every_kind(kafka_settings, tmp_path):
     await edge.create_topics(kafka_settings)
     v16, v201, v21, offline = sid("C16"), sid("C201"), sid("C21"), sid("OFF")
+    # Accepted in the registry: these chargers never boot, and a Pending one would not get RemoteStart/Reset yet
+    # (tests/integration/edge_ops/test_command_registration.py)
+    await edge.seed(kafka_settings, [edge.station(v16), edge.station(v201), edge.station(v21)])
     async with edge.running_edge(kafka_settings, tmp_path, **FAST) as e:
         url = f"ws://127.0.0.1:{e.settings.port}/ocpp"
         async with s.ScriptedCharger(url, v16, "ocpp1.6", script) as c16, \
