@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from ocpp_edge.publisher import Publisher
 from ocpp_edge.spool import Spool, SpooledRecord
 
@@ -121,9 +123,5 @@ def test_appends_from_threads_during_drops_lose_nothing_and_close_is_idempotent(
     assert spool.count == 200
     spool.close()
     spool.close()
-    try:
+    with pytest.raises(ValueError, match="closed"):
         spool.append([SpooledRecord("t", b"k", b"x", ())])
-    except ValueError as exc:
-        assert "closed" in str(exc)
-    else:
-        raise AssertionError("append after close must fail")
