@@ -120,9 +120,10 @@ class ChargePointSession:
                                           f"{call.action} is sent by the CSMS, not by a charging station")
             p.validate_call(self.version, call.action, call.payload, message_id=call.message_id)
             if not self.version == "ocpp1.6" and call.action != "BootNotification" and \
-                    self.edge.settings.require_boot_for_v2 and not self.edge.decider.accepted(self.ctx):
+                    self.edge.settings.require_boot_for_v2 and not self.edge.decider.accepted(self.ctx) and \
+                    call.action not in self.ctx.solicited:
                 raise p.ProtocolViolation("SecurityError", call.message_id,
-                                          "not accepted yet: send BootNotification first (B02.FR.01/B03.FR.02)")
+                                          "not accepted yet: send BootNotification first (B02.FR.09/B03.FR.07)")
             answer = await self._decide(call)
         except p.ProtocolViolation as violation:
             reply = p.error_reply(violation, self.version) or b""

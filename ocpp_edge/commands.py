@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.logs import get_logger
 from ocpp_edge import protocol as p
+from ocpp_edge.decide import solicited_by
 from ocpp_edge.translate import message_event
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class CommandRouter:
         """Send a validated CALL and wait for the charger's reply (raises TimeoutError)."""
         version = session.version
         p.validate_call(version, action, payload)
+        session.ctx.solicited |= solicited_by(action, payload)
         station = session.conn.station_id
         lock = self._locks.setdefault(station, asyncio.Lock())
         async with lock:

@@ -57,6 +57,27 @@ def may_send(version: str, registration: str, action: str) -> bool:
     return False
 
 
+# What a station that is not (yet) Accepted may send because the CSMS asked for it: B02.FR.09 answers only the
+# messages the CSMS did not request with SecurityError; B02.FR.02 lets a Pending station send what a TriggerMessage,
+# GetBaseReport or GetReport (B02.FR.01) asked for.
+_TRIGGERED_ACTIONS: dict[str, str] = {
+    "SignChargingStationCertificate": "SignCertificate", "SignV2GCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+}
+
+
+def solicited_by(action: str, payload: dict[str, Any]) -> frozenset[str]:
+    """The charger messages that a CSMS call of `action` asks for (allowed before the station is Accepted)."""
+    if action in ("GetBaseReport", "GetReport"):
+        return frozenset({"NotifyReport"})
+    if action == "GetMonitoringReport":
+        return frozenset({"NotifyMonitoringReport"})
+    if action in ("TriggerMessage", "ExtendedTriggerMessage"):
+        requested = str(payload.get("requestedMessage", ""))
+        return frozenset({_TRIGGERED_ACTIONS.get(requested, requested)})
+    return frozenset()
+
+
 class TxIds(Protocol):
     async def next_id(self) -> int: ...
 
@@ -90,6 +111,7 @@ class ConnectionContext:
     version: str
     boot_accepted: bool = False
     registration: str | None = None  # the answer to the last BootNotification on this connection
+    solicited: set[str] = field(default_factory=set)  # messages the CSMS asked for (solicited_by) on this connection
 
 
 @dataclass

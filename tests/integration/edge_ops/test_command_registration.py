@@ -117,3 +117,30 @@ async def test_nothing_is_sent_to_a_rejected_station_and_its_commands_expire(kaf
     for station in (v16, v201):
         events = await edge.read_events(kafka_settings, "ocpp.messages", station, until=3, timeout=3)
         assert not [m for m in events if m["direction"] == "CSMS_TO_CHARGER" and m["message_type"] == "CALL"]
+
+
+async def test_a_pending_station_may_send_what_the_csms_asked_for(kafka_settings, tmp_path):
+    """B02.FR.09 answers SecurityError only to messages the CSMS did not ask for: the NotifyReport that a
+    GetBaseReport (B02.FR.01) requests and the StatusNotification a TriggerMessage requests are answered normally;
+    an unrequested Heartbeat still gets SecurityError."""
+    await edge.create_topics(kafka_settings)
+    station = sid("SOL")
+    await edge.seed(kafka_settings, [edge.station(station, status="PENDING")])
+    async with edge.running_edge(kafka_settings, tmp_path, **FAST) as e, \
+            s.ScriptedCharger(f"ws://127.0.0.1:{e.settings.port}/ocpp", station, "ocpp2.0.1", answer) as charger:
+        assert (await charger.call("BootNotification", BOOT["ocpp2.0.1"]))[2]["status"] == "Pending"
+        assert (await charger.call("Heartbeat", {}))[2] == "SecurityError"
+        commands = [s.command(station, "GetBaseReport", {"requestId": 7, "reportBase": "SummaryInventory"}),
+                    s.command(station, "TriggerMessage", {"requestedMessage": "StatusNotification",
+                                                          "evse": {"id": 1, "connectorId": 1}})]
+        await s.publish_commands(kafka_settings, *commands)
+        found = await s.outcomes(kafka_settings, {c["command_id"] for c in commands}, timeout=15, settle=0.5)
+        assert [o[0]["status"] for o in found.values()] == ["RESULT"] * 2
+        report = await charger.call("NotifyReport", {"requestId": 7, "generatedAt": "2026-11-28T10:00:00Z",
+                                                     "seqNo": 0, "tbc": False})
+        status = await charger.call("StatusNotification", {"timestamp": "2026-11-28T10:00:00Z",
+                                                           "connectorStatus": "Available", "evseId": 1,
+                                                           "connectorId": 1})
+        unasked = await charger.call("Heartbeat", {})
+    assert report[0] == 3 and status[0] == 3, (report, status)
+    assert unasked[2] == "SecurityError"
