@@ -53,12 +53,14 @@ def start_edge(kafka: KafkaSettings, port: int, http_port: int) -> subprocess.Po
 
 
 def gc_stats(http_port: int) -> dict[str, float]:
-    """The edge's GC figures from /metrics: "max" pause, and per generation N "countN" and "secondsN"."""
+    """The edge's GC figures from /metrics: "max" pause, "max_cpu", and per generation N "countN", "secondsN"."""
     found: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
         for line in response.read().decode().splitlines():
             if line.startswith("csms_edge_gc_pause_max_seconds "):
                 found["max"] = float(line.split()[1])
+            if line.startswith("csms_edge_gc_pause_max_cpu_seconds "):
+                found["max_cpu"] = float(line.split()[1])
             for kind, name in (("count", "_count{"), ("seconds", "_sum{")):
                 if line.startswith("csms_edge_gc_pause_seconds" + name):
                     generation = line.split('generation="')[1][0]
@@ -118,7 +120,8 @@ def main() -> None:
             print(f"edge RSS before {rss_before / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB with "
                   f"{stats.connected} connected: {per / 1024:.1f} KiB per idle charger")
         gcs = gc_stats(args.port + 1)
-        print(f"edge RSS at end {rss_after / 2**20:.0f} MiB; longest GC pause {gcs.get('max', 0) * 1000:.1f} ms; "
+        print(f"edge RSS at end {rss_after / 2**20:.0f} MiB; longest GC pause {gcs.get('max', 0) * 1000:.1f} ms "
+              f"(most CPU in one collection {gcs.get('max_cpu', 0) * 1000:.1f} ms); "
               "collections " + ", ".join(f"gen{g} {gcs.get(f'count{g}', 0):.0f} / {gcs.get(f'seconds{g}', 0):.2f}s"
                                          for g in range(3)))
     finally:

@@ -178,7 +178,8 @@ def main() -> None:
               f"p50 {pct[50]:.1f} ms, p90 {pct[90]:.1f} ms, p99 {pct[99]:.1f} ms, max {lat[-1] * 1000:.1f} ms")
         for e in edges:
             gcs = gc_stats(e.http_port)
-            print(f"edge {e.edge_id}: longest GC pause {gcs.get('max', 0) * 1000:.1f} ms; collections " + ", ".join(
+            print(f"edge {e.edge_id}: longest GC pause {gcs.get('max', 0) * 1000:.1f} ms (most CPU in one "
+                  f"collection {gcs.get('max_cpu', 0) * 1000:.1f} ms); collections " + ", ".join(
                 f"gen{g} {gcs.get(f'count{g}', 0):.0f} / {gcs.get(f'seconds{g}', 0):.2f}s" for g in range(3)))
         for _ in procs:
             out.get(timeout=600)

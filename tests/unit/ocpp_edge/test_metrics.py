@@ -19,6 +19,7 @@ def test_gc_pauses_are_timed_until_unwatched() -> None:
         text = generate_latest(metrics.registry).decode()
         assert 'csms_edge_gc_pause_seconds_count{generation="2"}' in text
         assert metrics.registry.get_sample_value("csms_edge_gc_pause_max_seconds", {}) > 0
+        assert metrics.registry.get_sample_value("csms_edge_gc_pause_max_cpu_seconds", {}) > 0
     finally:
         metrics.unwatch_gc()
     assert metrics._on_gc not in gc.callbacks
