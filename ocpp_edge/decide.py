@@ -109,7 +109,6 @@ class ConnectionContext:
 
     station_id: str
     version: str
-    boot_accepted: bool = False
     registration: str | None = None  # the answer to the last BootNotification on this connection
     solicited: set[str] = field(default_factory=set)  # messages the CSMS asked for (solicited_by) on this connection
 
@@ -162,13 +161,15 @@ class Decider:
             interval = int(entry["heartbeat_interval_s"])
         if status != "Accepted":
             interval = self.pending_interval
-        ctx.boot_accepted = status == "Accepted"
         ctx.registration = status
         return {"status": status, "currentTime": utc_now_text(), "interval": interval}
 
     def accepted(self, ctx: ConnectionContext) -> bool:
-        """2.x B02/B03: other messages only once the station is accepted (booted now or registered)."""
-        return ctx.boot_accepted or self.registration(ctx.station_id) == "Accepted"
+        """2.x B02/B03: other messages only once the station is accepted: its last BootNotification on this
+        connection was answered Accepted, or it has not booted on this connection and the registry accepts it. A
+        station told Pending stays Pending (B02.FR.09) until its next BootNotification, even if an operator accepts
+        it in the registry meanwhile: the same view as the commands' rule (`registration_on`)."""
+        return self.registration_on(ctx) == "Accepted"
 
     def registration_on(self, ctx: ConnectionContext) -> str:
         """What the station was told on this connection (its last BootNotification's answer), else the registry's

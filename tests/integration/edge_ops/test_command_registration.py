@@ -144,3 +144,19 @@ async def test_a_pending_station_may_send_what_the_csms_asked_for(kafka_settings
         unasked = await charger.call("Heartbeat", {})
     assert report[0] == 3 and status[0] == 3, (report, status)
     assert unasked[2] == "SecurityError"
+
+
+async def test_a_station_told_pending_stays_pending_until_it_boots_again(kafka_settings, tmp_path):
+    """B02.FR.09: after a Pending BootNotificationResponse, unrequested messages get SecurityError, also once an
+    operator has accepted the station in the registry: the station was told Pending and has not booted again."""
+    await edge.create_topics(kafka_settings)
+    station = sid("TOLD")
+    await edge.seed(kafka_settings, [edge.station(station, status="PENDING")])
+    async with edge.running_edge(kafka_settings, tmp_path, **FAST) as e, \
+            s.ScriptedCharger(f"ws://127.0.0.1:{e.settings.port}/ocpp", station, "ocpp2.0.1", answer) as charger:
+        assert (await charger.call("BootNotification", BOOT["ocpp2.0.1"]))[2]["status"] == "Pending"
+        await edge.seed(kafka_settings, [edge.station(station)])
+        await until(lambda: (e.state.station(station) or {}).get("status") == "ACCEPTED")
+        assert (await charger.call("Heartbeat", {}))[2] == "SecurityError"
+        assert (await charger.call("BootNotification", BOOT["ocpp2.0.1"]))[2]["status"] == "Accepted"
+        assert (await charger.call("Heartbeat", {}))[0] == 3
