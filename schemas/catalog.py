@@ -16,6 +16,7 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from schemas._fastdec import compile_record_decoder
 from schemas._fastenc import compile_record
 
 SCHEMA_ROOT = Path(__file__).resolve().parent
@@ -36,6 +37,7 @@ class AvroSchema:
     fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO, as single-object encoding writes it
     source: Path | None = None
     fast_encoder: Callable[[dict[str, Any]], bytes] | None = field(default=None, compare=False, repr=False)
+    fast_decoder: Callable[[bytes, int], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fingerprint_hex(self) -> str:
@@ -51,7 +53,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> AvroSchema:
     canonical = to_parsing_canonical_form(parse_schema(dict(raw), _write_hint=False))
     parsed = parse_schema(dict(raw))  # with fastavro's "already parsed" hint, so encode/decode never re-parse
     return AvroSchema(raw_full_name(raw), parsed, canonical, fingerprint_of(canonical), source,
-                      compile_record(dict(raw)))
+                      compile_record(dict(raw)), compile_record_decoder(dict(raw)))
 
 
 def raw_full_name(raw: Mapping[str, Any]) -> str:

@@ -105,7 +105,12 @@ class AvroCodec:
             raise DecodeError(f"not an Avro single-object or Confluent record (first bytes {data[:2]!r})")
         reader = self.catalog.reader_for(writer)
         try:
-            value = schemaless_reader(io.BytesIO(data[body:]), writer.parsed, reader.parsed)
+            value: object
+            if reader.fast_decoder is not None and writer.fingerprint == reader.fingerprint:
+                # written with the current schema: nothing to resolve
+                value = reader.fast_decoder(data if type(data) is bytes else bytes(data), body)
+            else:
+                value = schemaless_reader(io.BytesIO(data[body:]), writer.parsed, reader.parsed)
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise DecodeError(f"corrupt {writer.name} body: {exc!r}") from None
         if not isinstance(value, dict):
