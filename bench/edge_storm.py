@@ -23,7 +23,6 @@ from pathlib import Path
 
 import psutil
 import uvloop
-from websockets.exceptions import InvalidStatus
 
 from bench.edge_bench import EDGE_TOPICS, gc_stats
 from bench.sim.charger import Charger, ChargerStats
@@ -43,24 +42,6 @@ class TlsCharger(Charger):
     def __init__(self, *args: object, ca: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.tls = ssl.create_default_context(cafile=ca)
-        self.retries = 0
-
-    async def connect(self) -> None:
-        import websockets
-
-        while True:
-            try:
-                self.ws = await websockets.connect(f"{self.url}/{self.station_id}", subprotocols=[self.version],
-                                                   open_timeout=120, ping_interval=None, max_queue=4,
-                                                   compression=None, ssl=self.tls)
-                break
-            except InvalidStatus as refused:
-                if refused.response.status_code not in (429, 503):
-                    raise
-                self.retries += 1
-                await asyncio.sleep(float(refused.response.headers.get("Retry-After", "1")))
-        self.stats.connected += 1
-        self._reader = asyncio.create_task(self._read())
 
 
 async def _share(url: str, ca: str, ids: list[str], hold: float, gate_size: int,

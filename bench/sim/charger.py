@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Any
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from bench.sim import payloads as pl
 
@@ -39,10 +42,23 @@ class Charger:
         self.csms_calls = 0
         self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self.tls: ssl.SSLContext | None = None  # wss:// when set
+        self.retries = 0  # upgrades refused with 503/429 and tried again
 
     async def connect(self) -> None:
-        self.ws = await websockets.connect(f"{self.url}/{self.station_id}", subprotocols=[self.version],
-                                           open_timeout=120, ping_interval=None, max_queue=4, compression=None)
+        """Open the socket, retrying a refused upgrade (503/429) after its Retry-After like a well-behaved charger:
+        in a storm the edge's admission pacing refuses what it cannot take yet."""
+        while True:
+            try:
+                self.ws = await websockets.connect(f"{self.url}/{self.station_id}",
+                                                   subprotocols=[Subprotocol(self.version)], open_timeout=120,
+                                                   ping_interval=None, max_queue=4, compression=None, ssl=self.tls)
+                break
+            except InvalidStatus as refused:
+                if refused.response.status_code not in (429, 503):
+                    raise
+                self.retries += 1
+                await asyncio.sleep(float(refused.response.headers.get("Retry-After", "1")))
         self.stats.connected += 1
         self._reader = asyncio.create_task(self._read())
 

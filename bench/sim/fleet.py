@@ -50,9 +50,10 @@ class FleetStats:
     seconds: float = 0.0
     served_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    retries: int = 0  # upgrades refused (503/429) and tried again after Retry-After
 
     def merge(self, other: FleetStats) -> None:
-        for name in ("chargers", "connected", "served", "sent", "errors", "sessions"):
+        for name in ("chargers", "connected", "served", "sent", "errors", "sessions", "retries"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.seconds = max(self.seconds, other.seconds)
         self.served_seconds = max(self.served_seconds, other.served_seconds)
@@ -66,7 +67,7 @@ class FleetStats:
 
     def summary(self) -> str:
         return (f"chargers={self.chargers} connected={self.connected} served={self.served} sent={self.sent} "
-                f"errors={self.errors} sessions={self.sessions} wall={self.seconds:.1f}s "
+                f"errors={self.errors} sessions={self.sessions} retries={self.retries} wall={self.seconds:.1f}s "
                 f"served_in={self.served_seconds:.1f}s rate={self.sent / max(self.seconds, 1e-9):,.0f}/s "
                 f"p50={self.percentile(50) * 1000:.1f}ms p99={self.percentile(99) * 1000:.1f}ms")
 
@@ -107,7 +108,8 @@ async def _run_share(cfg: FleetConfig, indices: list[int], stop: asyncio.Event |
         await asyncio.gather(*(_demo_loop(cfg, c, stop) for c in live), return_exceptions=True)
     await asyncio.gather(*(c.close() for c in chargers), return_exceptions=True)
     return FleetStats(len(indices), stats.connected, stats.served, stats.sent, stats.errors, stats.sessions,
-                      time.perf_counter() - started, served_seconds, stats.latencies)
+                      time.perf_counter() - started, served_seconds, stats.latencies,
+                      sum(c.retries for c in chargers))
 
 
 async def _demo_loop(cfg: FleetConfig, charger: Charger, stop: asyncio.Event | None) -> None:
