@@ -2,9 +2,10 @@
 from a ConnectorStatusChanged on `stations.events` to its Server-Sent Event on `/api/v1/live`.
 
     uv run python -m bench.read_api_bench [--stations 10000] [--seconds 20] [--concurrency 32] [--events 200]
+                                          [--workers 1]
 
 Uses the test broker and PostgreSQL (tests/infra.py); fresh databases and topics under a unique prefix. The API
-runs as its own process (`python -m read_api`, one uvicorn worker), the load generator in this one: a minimal
+runs as its own process (`python -m read_api`, `--workers` uvicorn workers), the load generator in this one: a minimal
 keep-alive HTTP/1.1 client, so the generator costs as little CPU as possible on a small machine.
 """
 
@@ -46,7 +47,7 @@ from generate_series(1, $1::int) i, generate_series(1, 2) c;
 """
 
 
-def api_env(settings: Any) -> dict[str, str]:
+def api_env(settings: Any, workers: int = 1) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "CSMS_API_DATABASE_URL": settings.database_url,
@@ -58,6 +59,7 @@ def api_env(settings: Any) -> dict[str, str]:
         "CSMS_API_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "CSMS_API_ADMIN_PASSWORD": PASSWORD, "CSMS_API_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "CSMS_API_HTTP_PORT": str(settings.http_port), "CSMS_API_LOG_LEVEL": "WARNING", "CSMS_API_POOL_SIZE": "10",
+        "CSMS_API_WORKERS": str(workers),
     })
     return env
 
@@ -74,9 +76,9 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
     return status
 
 
-async def load(port: int, token: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    raw = (f"GET /api/v1/stations?limit=50 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
-           ).encode()
+async def load(port: int, token: str, seconds: float, concurrency: int,
+               path: str = "/api/v1/stations?limit=50") -> dict[str, Any]:
+    raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -140,7 +142,8 @@ async def main(args: argparse.Namespace, real: infra.Infra) -> None:
             await conn.execute(sql, args.stations)
         await conn.execute("analyze")
         await conn.close()
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "read_api", env=api_env(settings))
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "read_api",
+                                                    env=api_env(settings, args.workers))
         try:
             base = f"http://127.0.0.1:{settings.http_port}"
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
@@ -161,7 +164,8 @@ async def main(args: argparse.Namespace, real: infra.Infra) -> None:
         finally:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 20)
-    print(orjson.dumps({"stations": args.stations, "concurrency": args.concurrency, "list": result, "live": live},
+    print(orjson.dumps({"stations": args.stations, "concurrency": args.concurrency, "workers": args.workers,
+                        "list": result, "live": live},
                        option=orjson.OPT_INDENT_2).decode())
 
 
@@ -171,5 +175,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the API")
     arguments = parser.parse_args()
     asyncio.run(main(arguments, infra.start()))  # start() blocks and runs its own event loop

@@ -22,7 +22,8 @@ class ApiSettings(ServiceSettings):
     drivers_database_url: str | None = Field(default=None, description="default: database_url with csms_drivers")
     billing_database_url: str | None = Field(default=None, description="default: database_url with csms_billing")
     monitoring_database_url: str | None = Field(default=None, description="default: database_url with csms_monitoring")
-    pool_size: int = Field(default=10, ge=1)
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes on the one port")
+    pool_size: int = Field(default=10, ge=1, description="connections per database and worker process")
     migrate_on_start: bool = True
 
     admin_username: str = "admin"
