@@ -74,10 +74,16 @@ class CommandLog:
         admin = make_admin(self.kafka)
         await admin.start()
         try:
-            described = await admin.describe_topics(list(self._names))
+            for attempt in range(20):  # topics created a moment ago may not be in every broker's metadata yet
+                described = await admin.describe_topics(list(self._names))
+                missing = [d["topic"] for d in described if d.get("error_code")]
+                if not missing:
+                    break
+                if attempt < 19:
+                    await asyncio.sleep(0.5)
         finally:
             await admin.close()
-        if missing := [d["topic"] for d in described if d.get("error_code")]:
+        if missing:
             raise RuntimeError(f"command topics missing: {missing}; run `csms topics apply`")
         partitions = [TopicPartition(d["topic"], x["partition"]) for d in described for x in d["partitions"]]
         consumer.assign(partitions)
