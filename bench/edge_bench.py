@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2500)
     parser.add_argument("--duration", type=float, default=30)
     parser.add_argument("--port", type=int, default=14000)
+    parser.add_argument("--connect-concurrency", type=int, default=500,
+                        help="connections being opened at once per simulator process (storm: 10000 = all at once)")
     args = parser.parse_args()
     started = infra.start()
     kafka = KafkaSettings(bootstrap=started.bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
@@ -85,7 +87,7 @@ def main() -> None:
         rss_before = psutil.Process(edge.pid).memory_info().rss
         cfg = FleetConfig(url=f"ws://127.0.0.1:{args.port}/ocpp", chargers=args.chargers, mode=args.mode,
                           processes=args.processes, prefix=f"B{uuid.uuid4().hex[:4]}", duration_s=args.duration,
-                          rate=args.rate, connect_concurrency=10_000 if args.mode == "storm" else 500)
+                          rate=args.rate, connect_concurrency=args.connect_concurrency)
         if args.mode == "idle":
             import threading
 

@@ -45,7 +45,7 @@ from schemas import AvroCodec, TopicCatalog, load_topics
 
 log = get_logger(__name__)
 SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
-FREEZE_EVERY = 256  # new connections between two gc.freeze() calls
+FREEZE_EVERY = 256  # upgrade requests between two gc.freeze() calls
 STATION_ID = re.compile(r"^[A-Za-z0-9\-._~]{1,48}$")
 PATH = re.compile(r"^/ocpp/([^/?#]*)/?(?:\?.*)?$")
 
@@ -220,6 +220,7 @@ class Edge:
         return connection.respond(status, reason + "\n")
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self._freeze_now_and_then()  # counts upgrades, so handshakes in flight are frozen too, not only sessions
         refused = self._check_request(connection, request)
         if refused is not None:
             return refused
@@ -288,7 +289,6 @@ class Edge:
                 previous.ws.close(1000, "replaced by a newer connection of the same station")))
             task.add_done_callback(self._closing.discard)
         self.metrics.connections.labels(version).inc()
-        self._freeze_now_and_then()
         await self._connection_event(conn, "CONNECTED")
         self.dispatcher.connected(session)
         try:
@@ -302,7 +302,7 @@ class Edge:
                                          close_reason=ws.close_reason)
 
     def _freeze_now_and_then(self) -> None:
-        """gc.freeze() after every FREEZE_EVERY new connections (it is O(1)): a collection never scans frozen
+        """gc.freeze() after every FREEZE_EVERY upgrade requests (it is O(1)): a collection never scans frozen
         objects, so the collections of a storm stay small; without it a full collection of a 10,000-connection heap
         takes 0.3-0.5 s (issue 4: no pause over 100 ms). The price: cyclic garbage of a connection frozen before it
         closed is not reclaimed (see docs/architecture.md)."""
