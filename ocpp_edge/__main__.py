@@ -29,7 +29,10 @@ async def _run(settings: EdgeSettings) -> None:
 def main() -> None:
     settings = load_settings(EdgeSettings)
     configure_logging(settings.log_level, settings.log_format, service="edge")
-    uvloop.run(_run(settings))  # libuv's loop: about a third less CPU per frame than the default loop
+    if settings.event_loop == "uvloop":
+        uvloop.run(_run(settings))
+    else:
+        asyncio.run(_run(settings))
 
 
 if __name__ == "__main__":

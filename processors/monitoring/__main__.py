@@ -25,7 +25,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run(settings, stop)
 
-    uvloop.run(_main())  # libuv's event loop: asyncpg and aiokafka spend less in the loop
+    uvloop.run(_main())  # libuv's event loop, the one asyncpg recommends
 
 
 if __name__ == "__main__":

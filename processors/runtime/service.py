@@ -124,4 +124,4 @@ def run_forever(spec: ProcessorSpec, settings: ProcessorSettings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve(spec, settings, stop)
 
-    uvloop.run(main())  # libuv's event loop: asyncpg and aiokafka spend less in the loop
+    uvloop.run(main())  # libuv's event loop, the one asyncpg recommends
