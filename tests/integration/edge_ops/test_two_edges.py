@@ -19,8 +19,10 @@ FAST = {"CSMS_EDGE_COMMAND_GRACE_S": "1", "CSMS_EDGE_COMMAND_TIMEOUT_S": "3", "C
 
 async def test_commands_follow_a_charger_across_two_edges(kafka_settings, tmp_path):
     await edge.create_topics(kafka_settings)
+    # one edge on each event loop the edge supports (CSMS_EDGE_EVENT_LOOP)
     a, b = (s.EdgeProcess(kafka_settings, tmp_path / name, f"{name}-{uuid.uuid4().hex[:4]}", s.free_port(),
-                          s.free_port(), **FAST) for name in ("edge-a", "edge-b"))
+                          s.free_port(), **FAST, CSMS_EDGE_EVENT_LOOP=loop)
+            for name, loop in (("edge-a", "uvloop"), ("edge-b", "asyncio")))
     station, nobody = f"MOVER-{uuid.uuid4().hex[:6]}", f"NOBODY-{uuid.uuid4().hex[:6]}"
     received: list[str] = []
 
