@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas._flat import field_parts, value_kind
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
-_PRIMITIVES = frozenset({"string", "long", "int", "boolean", "bytes", "double", "float"})
 
 
 def _long(b: bytes, pos: int) -> tuple[int, int]:
@@ -49,32 +50,21 @@ _SOURCE: dict[str, str] = {
 }
 
 
-def _source_for(schema: Any, enums: list[tuple[str, ...]]) -> str | None:
-    """Statements that read one non-union value into `v`, or None when the type is not supported."""
-    if isinstance(schema, str):
-        return _SOURCE[schema] if schema in _PRIMITIVES else None
-    if not isinstance(schema, dict):
-        return None
-    logical, kind = schema.get("logicalType"), schema.get("type")
-    if logical is not None:
-        wanted = {"timestamp-micros": "long", "timestamp-millis": "long", "uuid": "string"}
-        return _SOURCE[logical] if wanted.get(logical) == kind else None
-    if kind == "enum":
-        enums.append(tuple(schema["symbols"]))
-        return _N + f"\nif n < 0: raise ValueError('negative enum index')\nv = _ENUM{len(enums) - 1}[n]"
-    return _SOURCE[kind] if isinstance(kind, str) and kind in _PRIMITIVES else None
-
-
 def _field_source(ftype: Any, enums: list[tuple[str, ...]]) -> str | None:
-    if not isinstance(ftype, list):
-        return _source_for(ftype, enums)
-    if len(ftype) != 2 or "null" not in ftype:  # only ["null", X] / [X, "null"]
+    """Statements that read one field's value into `v`, or None when its type is not supported."""
+    parts = field_parts(ftype)
+    kind = value_kind(parts[1]) if parts is not None else None
+    if parts is None or kind is None:
         return None
-    null_index = ftype.index("null")
-    inner = _source_for(ftype[1 - null_index], enums)
-    if inner is None:
-        return None
-    indented = "\n".join("    " + line for line in inner.splitlines())
+    if kind == "enum":
+        enums.append(tuple(parts[1]["symbols"]))
+        body = _N + f"\nif n < 0: raise ValueError('negative enum index')\nv = _ENUM{len(enums) - 1}[n]"
+    else:
+        body = _SOURCE[kind]
+    null_index = parts[0]
+    if null_index is None:
+        return body
+    indented = "\n".join("    " + line for line in body.splitlines())
     return (f"c = b[p]\np += 1\nif c == {null_index << 1}:\n    v = None\nelif c == {(1 - null_index) << 1}:\n"
             f"{indented}\nelse:\n    raise ValueError('union branch ' + str(c))")
 

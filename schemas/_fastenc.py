@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas._flat import field_parts, value_kind
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
@@ -33,9 +35,6 @@ def _micros(value: datetime | int) -> int:
         value = value.replace(tzinfo=UTC)
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-_PRIMITIVES = frozenset({"string", "long", "int", "boolean", "bytes", "double", "float"})
 
 
 def _varint(buf: bytearray, n: int) -> None:
@@ -62,32 +61,21 @@ _SOURCE: dict[str, str] = {
 }
 
 
-def _source_for(schema: Any, enums: list[dict[str, int]]) -> str | None:
-    """The statements that write one non-union value, or None when the type is not supported."""
-    if isinstance(schema, str):
-        return _SOURCE.get(schema) if schema in _PRIMITIVES else None
-    if not isinstance(schema, dict):
-        return None
-    logical, kind = schema.get("logicalType"), schema.get("type")
-    if logical is not None:
-        wanted = {"timestamp-micros": "long", "timestamp-millis": "long", "uuid": "string"}
-        return _SOURCE[logical] if wanted.get(logical) == kind else None
-    if kind == "enum":
-        enums.append({symbol: i for i, symbol in enumerate(schema["symbols"])})
-        return f"n = _ENUM{len(enums) - 1}[v] << 1\nif n < 128: a(n)\nelse: _varint(buf, n)"
-    return _SOURCE.get(kind) if isinstance(kind, str) and kind in _PRIMITIVES else None
-
-
 def _field_source(ftype: Any, enums: list[dict[str, int]]) -> str | None:
-    if not isinstance(ftype, list):
-        return _source_for(ftype, enums)
-    if len(ftype) != 2 or "null" not in ftype:  # only ["null", X] / [X, "null"]
+    """The statements that write one field's value `v`, or None when its type is not supported."""
+    parts = field_parts(ftype)
+    kind = value_kind(parts[1]) if parts is not None else None
+    if parts is None or kind is None:
         return None
-    null_index = ftype.index("null")
-    inner = _source_for(ftype[1 - null_index], enums)
-    if inner is None:
-        return None
-    indented = "\n".join("    " + line for line in inner.splitlines())
+    if kind == "enum":
+        enums.append({symbol: i for i, symbol in enumerate(parts[1]["symbols"])})
+        body = f"n = _ENUM{len(enums) - 1}[v] << 1\nif n < 128: a(n)\nelse: _varint(buf, n)"
+    else:
+        body = _SOURCE[kind]
+    null_index = parts[0]
+    if null_index is None:
+        return body
+    indented = "\n".join("    " + line for line in body.splitlines())
     return f"if v is None: a({null_index << 1})\nelse:\n    a({(1 - null_index) << 1})\n{indented}"
 
 
