@@ -95,14 +95,17 @@ class Spool:
             (n,) = _HEADER.unpack_from(data, i)
             i += 4 + n
         rest = data[i:]
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_name(self.path.name + ".tmp")  # <edge>.spool.tmp: the edge's other files have their own
         with tmp.open("wb") as f:
             f.write(rest)
             f.flush()
             os.fsync(f.fileno())
         os.close(self._open_fd())
-        os.replace(tmp, self.path)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = None
+        try:
+            os.replace(tmp, self.path)
+        finally:  # replaced or not, appends go on to the spool file (a failed drop keeps its records: re-sent later)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.count = max(0, self.count - count)
 
     def clear(self) -> None:

@@ -56,7 +56,7 @@ class TxIdAllocator:
                     self._blocks.append((nxt, last))
 
     def _save(self) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")  # not the spool's temporary file
         tmp.write_text(" ".join(f"{n}:{last}" for n, last in self._blocks))
         os.replace(tmp, self.state_file)
 

@@ -125,3 +125,36 @@ def test_appends_from_threads_during_drops_lose_nothing_and_close_is_idempotent(
     spool.close()
     with pytest.raises(ValueError, match="closed"):
         spool.append([SpooledRecord("t", b"k", b"x", ())])
+
+
+def test_the_spool_and_the_txid_state_never_share_a_temporary_file(tmp_path):
+    """Both live in the spool folder and are rewritten from threads; they once both wrote `<edge>.tmp`, and a
+    drain racing a txid lease moved one's file over the other's (spool records lost, EBADF afterwards)."""
+    import threading
+
+    from ocpp_edge.txids import TxIdAllocator
+
+    spool = Spool(tmp_path, "edge-x")
+    allocator = TxIdAllocator(None, "t", None, edge_id="edge-x", block_size=256,  # type: ignore[arg-type]
+                              state_file=tmp_path / "edge-x.txids")
+    allocator._blocks = [(1, 256)]
+    stop = threading.Event()
+
+    def save_forever() -> None:
+        while not stop.is_set():
+            allocator._save()
+
+    saver = threading.Thread(target=save_forever)
+    saver.start()
+    try:
+        for round_ in range(200):
+            spool.append([SpooledRecord("t", b"k", f"r{round_}-{i}".encode(), ()) for i in range(3)])
+            spool.drop_prefix(2)
+    finally:
+        stop.set()
+        saver.join()
+    written = [f"r{n}-{i}".encode() for n in range(200) for i in range(3)]
+    assert [r.value for r in spool.read()] == written[400:]  # 600 appended, the oldest 400 dropped
+    assert spool.count == 200
+    assert (tmp_path / "edge-x.txids").read_text() == "1:256"
+    spool.close()
