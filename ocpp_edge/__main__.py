@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
-import uvloop
-
+from csms.entry import run_until_signalled
 from csms.logs import configure_logging
 from csms.settings import load_settings
 from ocpp_edge.server import Edge
 from ocpp_edge.settings import EdgeSettings
 
 
-async def _run(settings: EdgeSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+async def _run(settings: EdgeSettings, stop: asyncio.Event) -> None:
     edge = Edge(settings)
     await edge.start()
     try:
@@ -29,10 +23,7 @@ async def _run(settings: EdgeSettings) -> None:
 def main() -> None:
     settings = load_settings(EdgeSettings)
     configure_logging(settings.log_level, settings.log_format, service="edge")
-    if settings.event_loop == "uvloop":
-        uvloop.run(_run(settings))
-    else:
-        asyncio.run(_run(settings))
+    run_until_signalled(lambda stop: _run(settings, stop), loop=settings.event_loop)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import uvloop
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from csms.entry import run_until_signalled
 from csms.http import HealthServer
 from csms.kafka import make_producer
 from csms.logs import get_logger
@@ -116,12 +115,4 @@ async def _prune(engine: AsyncEngine, days: int, stop: asyncio.Event) -> None:
 
 def run_forever(spec: ProcessorSpec, settings: ProcessorSettings) -> None:
     """Entry point body of a processor's `__main__`: run until SIGTERM/SIGINT."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(spec, settings, stop)
-
-    uvloop.run(main())  # libuv's event loop, the one asyncpg recommends
+    run_until_signalled(lambda stop: serve(spec, settings, stop))

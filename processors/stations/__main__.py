@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
-import uvloop
-
+from csms.entry import run_until_signalled
 from csms.logs import configure_logging
 from csms.settings import load_settings
 from processors.stations.bootstrap import run
@@ -17,15 +13,7 @@ def main() -> None:
     """Read settings once, configure logs, run."""
     settings = load_settings(StationsSettings)
     configure_logging(settings.log_level, settings.log_format, service="stations")
-
-    async def body() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-
-    uvloop.run(body())  # libuv's event loop, the one asyncpg recommends
+    run_until_signalled(lambda stop: run(settings, stop))
 
 
 if __name__ == "__main__":
