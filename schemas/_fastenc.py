@@ -8,16 +8,14 @@ byte-identical to fastavro's, which the unit tests check for every schema and fo
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas._flat import DOUBLE as _DOUBLE
+from schemas._flat import EPOCH as _EPOCH
+from schemas._flat import FLOAT as _FLOAT
 from schemas._flat import field_parts, value_kind
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DOUBLE = struct.Struct("<d")
-_FLOAT = struct.Struct("<f")
 
 
 def _long(buf: bytearray, value: int) -> None:

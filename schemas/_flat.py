@@ -3,8 +3,13 @@ logical timestamps/uuids, and unions of one of those with null."""
 
 from __future__ import annotations
 
+import struct
+from datetime import UTC, datetime
 from typing import Any
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DOUBLE = struct.Struct("<d")
+FLOAT = struct.Struct("<f")
 PRIMITIVES = frozenset({"string", "long", "int", "boolean", "bytes", "double", "float"})
 _LOGICAL = {"timestamp-micros": "long", "timestamp-millis": "long", "uuid": "string"}
 
