@@ -1,20 +1,23 @@
 """One charger's socket: read frames, validate, answer from state, publish every frame durably. Thin.
 
-The loop handles one frame at a time (a charger has at most one CALL in flight), answers a CALL only after its
-events are durable, and never awaits a call to the charger.
+picows calls `on_ws_frame` for every frame, in the event loop, with no Task or future of its own. A complete text
+message goes into the session's inbox; one long-lived coroutine per connection (`run`) takes them one at a time, so
+per-connection work stays strictly ordered, answers a CALL only after its events are durable, and never awaits a
+call to the charger. Fragmented messages are joined here (picows delivers frames, not messages) under the same size
+limit as single frames: a larger message closes the socket with 1009.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+from picows.picows import WSCloseInfo
 
 from csms.logs import get_logger
 from ocpp_edge import protocol as p
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 IN, OUT = "CHARGER_TO_CSMS", "CSMS_TO_CHARGER"
+_TEXT, _BINARY, _CONTINUATION, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
+_ABNORMAL = 1006  # RFC 6455 7.1.5: closed without a close frame
 
 
 class AnswerCache:
@@ -53,14 +58,109 @@ class AnswerCache:
             answers.popitem(last=False)
 
 
-class ChargePointSession:
-    def __init__(self, ws: ServerConnection, conn: Connection, edge: Edge) -> None:
-        self.ws, self.conn, self.edge = ws, conn, edge
+class ChargePointSession(WSListener):
+    def __init__(self, conn: Connection, edge: Edge) -> None:
+        super().__init__()
+        self.conn, self.edge = conn, edge
         self.ctx = ConnectionContext(conn.station_id, conn.ocpp_version)
         self.version = conn.ocpp_version
         self.sequence = 0
+        self.transport: WSTransport | None = None
         self._topic = edge.topics.name("ocpp.messages")
         self._key = conn.station_id.encode()
+        self._inbox: deque[bytes] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._fragments: list[bytes] | None = None
+        self._fragment_bytes = 0
+        self._disconnected = asyncio.get_running_loop().create_future()
+        self._abort: asyncio.TimerHandle | None = None
+
+    # -- picows callbacks (in the event loop, synchronous) -------------------------------------------------
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.edge.opened(self)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        kind = frame.msg_type
+        if kind is _TEXT or kind is _BINARY:
+            if frame.fin:
+                self._received(frame.get_payload_as_bytes())
+            else:
+                self._fragments, self._fragment_bytes = [frame.get_payload_as_bytes()], frame.payload_size
+        elif kind is _CONTINUATION:
+            if self._fragments is None:
+                self._fail(WSCloseCode.PROTOCOL_ERROR, "continuation frame without a first frame")
+                return
+            self._fragment_bytes += frame.payload_size
+            if self._fragment_bytes > self.edge.settings.max_frame_bytes:
+                self._fragments = None
+                self._fail(WSCloseCode.MESSAGE_TOO_BIG, f"message over {self.edge.settings.max_frame_bytes} bytes")
+                return
+            self._fragments.append(frame.get_payload_as_bytes())
+            if frame.fin:
+                message, self._fragments = b"".join(self._fragments), None
+                self._received(message)
+        elif kind is _CLOSE:
+            if not transport.is_close_frame_sent:  # the charger closes: echo its code (RFC 6455 5.5.1)
+                transport.send_close(_echo_code(frame), frame.get_close_message())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._abort is not None:
+            self._abort.cancel()
+        if not self._disconnected.done():
+            self._disconnected.set_result(None)
+        self._wake()
+
+    def _received(self, message: bytes) -> None:
+        self._inbox.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    def _fail(self, code: WSCloseCode, reason: str) -> None:
+        log.info("closing connection", station_id=self.conn.station_id, code=code.value, reason=reason)
+        self.close(code.value, reason)
+
+    # -- the connection ----------------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        t = self.transport
+        return t is not None and not t.is_disconnected and not t.is_close_frame_sent
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame; the socket is dropped when the charger answers it or after `close_timeout_s`
+        (a half-open socket never answers, and nothing waits for it)."""
+        t = self.transport
+        if t is None or t.is_disconnected:
+            return
+        t.send_close(WSCloseCode(code), reason.encode())
+        if self._abort is None:
+            self._abort = asyncio.get_running_loop().call_later(
+                self.edge.settings.close_timeout_s, t.disconnect, False)
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._disconnected)
+
+    def _close_info(self) -> WSCloseInfo | None:
+        """The close frame received, else the one sent (as websockets reported close_code); None if neither."""
+        handshake = self.transport.close_handshake if self.transport is not None else None
+        if handshake is None:
+            return None
+        return handshake.recv or handshake.sent
+
+    @property
+    def close_code(self) -> int:
+        info = self._close_info()
+        return info.code.value if info is not None else _ABNORMAL
+
+    @property
+    def close_reason(self) -> str:
+        info = self._close_info()
+        return info.reason if info is not None else ""
 
     def _next_seq(self) -> int:
         seq = self.sequence
@@ -76,16 +176,19 @@ class ChargePointSession:
         return SpooledRecord(self._topic, self._key, codec.encode(OCPP_MESSAGE, value), tuple(headers))
 
     async def run(self) -> None:
+        """Handle the inbox in order until the socket is gone (frames already received are still handled)."""
         observe = self.edge.metrics.answer_seconds.observe
-        recv = self.ws.recv
-        try:
-            while True:
-                raw = await recv(decode=False)  # orjson reads the bytes; websockets already checked the UTF-8
-                started = time.perf_counter()
-                await self.on_frame(raw, datetime.now(UTC))
-                observe(time.perf_counter() - started)
-        except ConnectionClosed:
-            pass
+        inbox, loop = self._inbox, asyncio.get_running_loop()
+        while True:
+            if not inbox:
+                if self._disconnected.done():
+                    return
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                continue
+            started = time.perf_counter()
+            await self.on_frame(inbox.popleft(), datetime.now(UTC))
+            observe(time.perf_counter() - started)
 
     async def on_frame(self, raw: str | bytes, received_at: datetime) -> None:
         count = self.edge.metrics.count_frame
@@ -171,12 +274,13 @@ class ChargePointSession:
         if where == "spool":
             self.edge.metrics.spooled.inc(len(events))
         if reply:
-            await self.send(reply)
+            self.send(reply)
 
-    async def send(self, frame: bytes) -> None:
-        self.edge.metrics.count_frame(OUT, {b"2": "CALL", b"3": "CALLRESULT"}.get(frame[1:2], "CALLERROR"))
-        with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(frame, text=True)  # OCPP-J frames are text frames; no decode and re-encode
+    def send(self, frame: bytes) -> None:
+        """Queue a text frame on the socket (nothing happens once the socket is closing)."""
+        self.edge.metrics.count_frame(OUT, _KINDS.get(frame[1:2], "CALLERROR"))
+        if self.transport is not None:
+            self.transport.send(_TEXT, frame)  # OCPP-J frames are text frames; no decode and re-encode
 
     async def on_send(self, send: p.Send, received_at: datetime) -> None:
         """2.1 SEND: validated and published, never answered (an invalid one is published with its error)."""
@@ -208,3 +312,15 @@ class ChargePointSession:
         log.info("invalid frame", station_id=self.conn.station_id, code=violation.code,
                  description=violation.description)
         await self._publish_and_send(events, reply or b"", received_at)
+
+
+_KINDS = {b"2": "CALL", b"3": "CALLRESULT"}
+
+
+def _echo_code(frame: WSFrame) -> WSCloseCode:
+    """The code of a charger's close frame to echo; 1000 when it has none or one picows does not name."""
+    try:
+        code = frame.get_close_code()
+    except ValueError:
+        return WSCloseCode.OK
+    return WSCloseCode.OK if code == WSCloseCode.NO_INFO else code

@@ -54,7 +54,7 @@ class CommandRouter:
                                       received_at=datetime.now(UTC), action=action, payload=payload,
                                       command_id=command_id)
                 await session.edge.publisher.publish_durable([session._record(event)])
-                await session.send(p.call(message_id, action, payload))
+                session.send(p.call(message_id, action, payload))
                 return await asyncio.wait_for(future, timeout)
             finally:
                 self._pending.pop((station, message_id), None)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiokafka import TopicPartition
-from websockets.protocol import State
 
 from csms.logs import get_logger
 from ocpp_edge import protocol as p
@@ -125,7 +124,7 @@ class CommandDispatcher:
     def _holds(self, station_id: str) -> bool:
         """This edge has an open socket of the station and no newer connection elsewhere is known."""
         session = self.edge.sessions.get(station_id)
-        if session is None or session.ws.state is not State.OPEN:
+        if session is None or not session.is_open:
             return False
         held = self.presence.holders.get(station_id)  # on this edge, the local table is the newest truth
         return held is None or held.edge_id == self.me or held.connection_id == session.conn.connection_id
@@ -213,12 +212,12 @@ class CommandDispatcher:
         # Checked again after the claim's round trip: a BootNotification answered meanwhile may have changed it.
         # The boot's answer is queued for publication in the same loop step that changes the registration, so a
         # CALL allowed by an Accepted boot reaches the charger after the BootNotification's answer.
-        if session.ws.state is not State.OPEN or not self._permitted(session, command):
+        if not session.is_open or not self._permitted(session, command):
             return None
         call = asyncio.ensure_future(self.edge.commands.call(
             session, command.action, payload, timeout=self.edge.settings.command_timeout_s,
             command_id=command.command_id))
-        closed = asyncio.ensure_future(session.ws.wait_closed())
+        closed = asyncio.ensure_future(session.wait_closed())
         await asyncio.wait({call, closed}, return_when=asyncio.FIRST_COMPLETED)
         closed.cancel()
         if not call.done():

@@ -14,21 +14,17 @@ import gc
 import re
 import ssl
 import uuid
-import weakref
-from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from multidict import CIMultiDict
 
 from csms.http import HealthServer
 from csms.kafka import make_producer
 from csms.logs import get_logger
 from ocpp_edge import protocol as p
+from ocpp_edge._upgrade import Admit, Refuse, Request, UpgradeGate, WsOptions
 from ocpp_edge.charge_point import AnswerCache, ChargePointSession
 from ocpp_edge.commands import CommandRouter
 from ocpp_edge.decide import Decider
@@ -50,9 +46,9 @@ STATION_ID = re.compile(r"^[A-Za-z0-9\-._~]{1,48}$")
 PATH = re.compile(r"^/ocpp/([^/?#]*)/?(?:\?.*)?$")
 
 
-def offered_subprotocols(headers: Headers) -> list[str]:
+def offered_subprotocols(headers: CIMultiDict[str]) -> list[str]:
     offered: list[str] = []
-    for value in headers.get_all("Sec-WebSocket-Protocol"):
+    for value in headers.getall("Sec-WebSocket-Protocol", ()):
         offered += [item.strip() for item in value.split(",") if item.strip()]
     return offered
 
@@ -77,18 +73,18 @@ class Edge:
         self.sessions: dict[str, ChargePointSession] = {}
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._server: Server | None = None
-        self._tls_server: Server | None = None
+        self._server: asyncio.Server | None = None
+        self._tls_server: asyncio.Server | None = None
+        self._upgrades: set[asyncio.Task[Any]] = set()
+        self._serving: set[asyncio.Task[None]] = set()
         self._connections_since_freeze = 0
         self._gc_thresholds_before: tuple[int, int, int] | None = None
         self._spool_low, self._spool_since = 1 << 62, 0.0
         self._spool_stopping: asyncio.Future[None] | None = None
-        self._closing: set[asyncio.Future[None]] = set()
         self.gate = Gatekeeper(GateConfig(
             settings.unknown_station_profile, settings.auth_failure_burst, settings.auth_failure_per_s,
             settings.admission_rate_per_s, settings.admission_burst, settings.max_connections,
             settings.auth_cache_ttl_s, settings.auth_threads))
-        self._profiles: weakref.WeakKeyDictionary[ServerConnection, int] = weakref.WeakKeyDictionary()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -140,15 +136,13 @@ class Edge:
         self.metrics.watch_gc()
         log.info("edge listening", port=self.settings.port, http_port=self.health.port, edge_id=s.edge_id)
 
-    async def _listen(self, port: int, context: ssl.SSLContext | None) -> Server:
+    async def _listen(self, port: int, context: ssl.SSLContext | None) -> asyncio.Server:
+        """A picows listener behind the upgrade gate (ocpp_edge/_upgrade.py); TLS is the event loop's."""
         s = self.settings
-        return await serve(
-            self.handle, s.host, port, subprotocols=[Subprotocol(x) for x in SUBPROTOCOLS],
-            select_subprotocol=self._select, ssl=context,
-            process_request=self._process_request, compression=None, max_size=s.max_frame_bytes,
-            ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s, close_timeout=s.close_timeout_s,
-            max_queue=4, reuse_port=s.reuse_port or None, server_header="csms-edge", backlog=s.listen_backlog,
-        )
+        options = WsOptions(s.max_frame_bytes, s.ping_interval_s, s.ping_timeout_s)
+        return await asyncio.get_running_loop().create_server(
+            lambda: UpgradeGate(self._upgrade, options, self._upgrades), s.host, port, ssl=context,
+            reuse_port=s.reuse_port or None, backlog=s.listen_backlog)
 
     def ready(self) -> bool:
         return self.state.caught_up and self.dispatcher.ready.is_set() and self._server is not None
@@ -162,7 +156,14 @@ class Edge:
         for server in (self._server, self._tls_server):
             if server is not None:
                 server.close()
-                await server.wait_closed()
+        for session in list(self.sessions.values()):
+            session.close(1001, "edge stopping")
+        if self._serving:
+            await asyncio.wait(self._serving, timeout=self.settings.close_timeout_s + 1)
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(server.wait_closed(), 1)
         self.gate.close()
         await self.dispatcher.close()
         for task in self._tasks:
@@ -213,93 +214,97 @@ class Edge:
         self._spool_stopping = asyncio.ensure_future(old.stop())  # in the background: it may hang on retries
 
     # -- upgrade ---------------------------------------------------------------------------------------------
-    def _refuse(self, connection: ServerConnection, status: HTTPStatus, reason: str, why: str, **fields: Any
-                ) -> Response:
+    def _refuse(self, status: HTTPStatus, reason: str, why: str, **fields: Any) -> Refuse:
         self.metrics.refused.labels(why).inc()
         log.warning("upgrade refused", reason=reason, status=int(status), **fields)
-        return connection.respond(status, reason + "\n")
+        return Refuse(status, reason + "\n")
 
-    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _upgrade(self, request: Request, transport: asyncio.BaseTransport) -> Admit | Refuse:
+        """The whole upgrade decision: path, station id, subprotocol, readiness, pacing, security profile."""
         self._freeze_now_and_then()  # counts upgrades, so handshakes in flight are frozen too, not only sessions
-        refused = self._check_request(connection, request)
-        if refused is not None:
+        remote = _remote(transport)
+        refused = self._check_request(request, remote)
+        if isinstance(refused, Refuse):
             return refused
-        return await self._guard(connection, request, station_from_path(request.path) or "")
+        station_id, subprotocol = refused
+        return await self._guard(request, transport, station_id, subprotocol, remote)
 
-    async def _guard(self, connection: ServerConnection, request: Request, station_id: str) -> Response | None:
+    async def _guard(self, request: Request, transport: asyncio.BaseTransport, station_id: str, subprotocol: str,
+                     remote: str | None) -> Admit | Refuse:
         """Admission pacing, then the station's security profile (ocpp_edge/security.py)."""
-        ssl_object = connection.transport.get_extra_info("ssl_object")
+        ssl_object = transport.get_extra_info("ssl_object")
         cert = ssl_object.getpeercert() if ssl_object is not None else None
         refusal = self.gate.pace(len(self.sessions))
         profile = -1
         if refusal is None:
             profile, refusal = await self.gate.check(
-                station_id, self.state.station(station_id), host=_host(connection), tls=ssl_object is not None,
+                station_id, self.state.station(station_id), host=_host(transport), tls=ssl_object is not None,
                 client_names=peer_names(cert), authorization=request.headers.get("Authorization"))
         if refusal is None:
-            self._profiles[connection] = profile
-            return None
-        response = self._refuse(connection, refusal.status, refusal.reason, refusal.why, station_id=station_id,
-                                remote=_remote(connection), tls=ssl_object is not None)
+            if transport.is_closing():
+                return Refuse(HTTPStatus.BAD_REQUEST, "gone\n")  # the charger left while we checked
+            conn = Connection(station_id, self.settings.edge_id, str(uuid.uuid4()), subprotocol, remote, profile)
+            return Admit(ChargePointSession(conn, self), subprotocol)
+        response = self._refuse(refusal.status, refusal.reason, refusal.why, station_id=station_id, remote=remote,
+                                tls=ssl_object is not None)
         if refusal.challenge:
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
         if refusal.retry_after is not None:
             response.headers["Retry-After"] = str(refusal.retry_after)
         return response
 
-    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _check_request(self, request: Request, remote: str | None) -> Refuse | tuple[str, str]:
+        """(station id, chosen subprotocol), or how to refuse. The subprotocol is the first of the charger's own
+        list that we support (its order of preference)."""
+        if request.method != "GET":
+            return self._refuse(HTTPStatus.METHOD_NOT_ALLOWED, "a WebSocket upgrade is a GET", "method",
+                                remote=remote)
         station_id = station_from_path(request.path)
-        remote = _remote(connection)
         if station_id is None:
-            return self._refuse(connection, HTTPStatus.NOT_FOUND, "expected /ocpp/{station_id}", "path",
+            return self._refuse(HTTPStatus.NOT_FOUND, "expected /ocpp/{station_id}", "path",
                                 path=request.path[:200], remote=remote)
         if not STATION_ID.match(station_id):
-            return self._refuse(connection, HTTPStatus.BAD_REQUEST,
+            return self._refuse(HTTPStatus.BAD_REQUEST,
                                 "invalid station id: 1-48 characters of A-Z a-z 0-9 - . _ ~", "station_id",
                                 station_id=station_id[:64], remote=remote)
         offered = offered_subprotocols(request.headers)
-        if not any(sp in SUBPROTOCOLS for sp in offered):
-            return self._refuse(connection, HTTPStatus.BAD_REQUEST,
+        chosen = next((sp for sp in offered if sp in SUBPROTOCOLS), None)
+        if chosen is None:
+            return self._refuse(HTTPStatus.BAD_REQUEST,
                                 "no supported OCPP subprotocol offered (ocpp1.6, ocpp2.0.1, ocpp2.1)", "subprotocol",
                                 station_id=station_id, offered=offered[:5], remote=remote)
         if not self.ready():
-            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "edge starting", "not_ready")
-        return None
-
-    @staticmethod
-    def _select(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
-        for name in offered:  # the charger's order of preference
-            if name in SUBPROTOCOLS:
-                return name
-        return None
+            return self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "edge starting", "not_ready")
+        return station_id, chosen
 
     # -- connections -----------------------------------------------------------------------------------------
-    async def handle(self, ws: ServerConnection) -> None:
-        station_id = station_from_path(ws.request.path if ws.request else "") or ""
-        version = ws.subprotocol or "ocpp1.6"
-        conn = Connection(station_id, self.settings.edge_id, str(uuid.uuid4()), str(version), _remote(ws),
-                          self._profiles.get(ws, 0))
-        session = ChargePointSession(ws, conn, self)
+    def opened(self, session: ChargePointSession) -> None:
+        """picows finished the handshake of an admitted session: serve it (one task per connection)."""
+        task = asyncio.ensure_future(self._serve(session))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+
+    async def _serve(self, session: ChargePointSession) -> None:
+        conn = session.conn
+        station_id, version = conn.station_id, conn.ocpp_version
         previous = self.sessions.get(station_id)
         self.sessions[station_id] = session
         if previous is not None:
             log.info("connection replaced", station_id=station_id)
-            # not awaited: a half-open old socket would hold the new one for the whole close timeout
-            self._closing.add(task := asyncio.ensure_future(
-                previous.ws.close(1000, "replaced by a newer connection of the same station")))
-            task.add_done_callback(self._closing.discard)
+            # not awaited: a half-open old socket must not hold the new one for the whole close timeout
+            previous.close(1000, "replaced by a newer connection of the same station")
         self.metrics.connections.labels(version).inc()
-        await self._connection_event(conn, "CONNECTED")
-        self.dispatcher.connected(session)
         try:
+            await self._connection_event(conn, "CONNECTED")
+            self.dispatcher.connected(session)
             await session.run()
         finally:
             self.metrics.connections.labels(version).dec()
             if self.sessions.get(station_id) is session:
                 del self.sessions[station_id]
             self.dispatcher.disconnected(session)
-            await self._connection_event(conn, "DISCONNECTED", close_code=ws.close_code,
-                                         close_reason=ws.close_reason)
+            await self._connection_event(conn, "DISCONNECTED", close_code=session.close_code,
+                                         close_reason=session.close_reason)
 
     def _freeze_now_and_then(self) -> None:
         """gc.freeze() after every FREEZE_EVERY upgrade requests (it is O(1)): a collection never scans frozen
@@ -319,13 +324,13 @@ class Edge:
         await self.publisher.publish_durable([record])
 
 
-def _host(connection: ServerConnection) -> str:
-    address = connection.remote_address
+def _host(transport: asyncio.BaseTransport) -> str:
+    address = transport.get_extra_info("peername")
     return str(address[0]) if isinstance(address, tuple) and address else "?"
 
 
-def _remote(connection: ServerConnection) -> str | None:
-    address = connection.remote_address
+def _remote(transport: asyncio.BaseTransport) -> str | None:
+    address = transport.get_extra_info("peername")
     if isinstance(address, tuple) and address:
         return f"{address[0]}:{address[1]}"
     return None

@@ -140,6 +140,32 @@ async def test_oversize_frame_closes_with_1009(edge):
     assert ws.close_code == 1009 or ws.protocol.close_rcvd.code == 1009
 
 
+async def test_a_fragmented_message_is_joined_and_answered(edge):
+    ws = await open_ws(edge, "FRAG1", "ocpp1.6")
+    text = orjson.dumps([2, "frag", "DataTransfer", {"vendorId": "v", "data": "y" * 5_000}]).decode()
+    await ws.send([text[i: i + 1000] for i in range(0, len(text), 1000)])  # one text frame + continuation frames
+    reply = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply[:2] == [3, "frag"]
+    await ws.close()
+
+
+async def test_a_fragmented_message_over_the_limit_closes_with_1009(edge):
+    ws = await open_ws(edge, "FRAG2", "ocpp1.6", max_size=None)
+    text = orjson.dumps([2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * 20_000}]).decode()
+    await ws.send([text[i: i + 4000] for i in range(0, len(text), 4000)])  # every frame under the 8192 limit
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1009
+
+
+async def test_pings_from_the_charger_are_answered(edge):
+    ws = await open_ws(edge, "PING1", "ocpp1.6")
+    latency = await asyncio.wait_for(await ws.ping(b"are you there"), 10)
+    assert latency >= 0
+    assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[0] == 3
+    await ws.close()
+
+
 async def test_a_second_connection_replaces_the_first(edge):
     sid = f"DUP-{uuid.uuid4().hex[:6]}"
     first = await open_ws(edge, sid)
