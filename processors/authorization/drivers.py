@@ -22,6 +22,9 @@ from processors.runtime import Command, CommandRejected, UnitOfWork
 
 DRIVER_IDS = uuid.UUID("5b0f6a56-1d0c-4a43-9a53-3f2f8a0c7d11")
 _ACCESS = ("allowed_station_ids", "allowed_location_ids", "allowed_hours", "status")
+# driver fields that TokenState carries: a change republishes the driver's tokens (the level is for billing's
+# membership discounts; it does not change what a station's local list holds)
+_PUBLISHED = (*_ACCESS, "membership_level")
 _PROFILE = ("user_id", "name", "email", "phone", "membership_level", "allowed_station_ids", "allowed_location_ids",
             "allowed_hours")
 
@@ -73,8 +76,9 @@ async def _update(command: Command, uow: UnitOfWork, driver_id: str, values: dic
     at = command.requested_at
     updated = (await uow.conn.execute(sa.update(drivers).where(drivers.c.id == driver_id).values(
         updated_at=at, version=drivers.c.version + 1, **{k: values[k] for k in changed}).returning(drivers))).one()
-    if any(k in _ACCESS for k in changed):
+    if any(k in _PUBLISHED for k in changed):
         await publish_driver_tokens(uow, driver_id, at, action="DRIVER_UPDATED", command_id=command.command_id)
+    if any(k in _ACCESS for k in changed):
         await refresh_local_lists(uow, at)
     emit_event(uow, "DriverUpdated", driver_id, {
         "driver_id": driver_id, "changed_fields": changed, "user_id": updated.user_id, "name": updated.name,

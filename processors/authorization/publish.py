@@ -1,13 +1,16 @@
 """Publishing token state and domain events, in the transaction that changed the rows (through the outbox).
 
 `publish_token` bumps the token's version, writes its history row and emits its `auth.tokens` record: the
-compacted state the edge answers Authorize from, exactly in step with the store.
+compacted state the edge answers Authorize from, exactly in step with the store. It also carries what billing
+needs from a token (the owning driver's membership level, the budget caps), so a driver change that alters them
+republishes every token of the driver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -30,7 +33,7 @@ async def publish_token(uow: UnitOfWork, key: str, at: datetime, *, action: str,
     version = int(bumped.scalar_one())
     row = (await uow.conn.execute(
         sa.select(id_tokens, drivers.c.status.label("driver_status"), drivers.c.allowed_station_ids,
-                  drivers.c.allowed_location_ids, drivers.c.allowed_hours)
+                  drivers.c.allowed_location_ids, drivers.c.allowed_hours, drivers.c.membership_level)
         .select_from(id_tokens.outerjoin(drivers, drivers.c.id == id_tokens.c.driver_id))
         .where(id_tokens.c.token_key == key))).one()
     status = published_status(row.status, deleted=row.deleted_at is not None, driver_status=row.driver_status)
@@ -44,9 +47,27 @@ async def publish_token(uow: UnitOfWork, key: str, at: datetime, *, action: str,
         "allowed_station_ids": None if row.allowed_station_ids is None else list(row.allowed_station_ids),
         "allowed_location_ids": None if row.allowed_location_ids is None else list(row.allowed_location_ids),
         "allowed_hours_json": None if row.allowed_hours is None else orjson.dumps(row.allowed_hours).decode(),
-        "version": version, "updated_at": at,
+        **_billing_terms(row), "version": version, "updated_at": at,
     })
     return version
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def _billing_terms(row: Any) -> dict[str, Any]:
+    """What billing reads from a token: the driver's membership level (discounts) and the budget caps."""
+    return {
+        "membership_level": row.membership_level,
+        "cap_energy_wh_per_session": row.cap_energy_wh_per_session,
+        "cap_energy_wh_per_month": row.cap_energy_wh_per_month,
+        "cap_seconds_per_session": row.cap_seconds_per_session,
+        "cap_seconds_per_month": row.cap_seconds_per_month,
+        "cap_money_per_session": _money(row.cap_money_per_session),
+        "cap_money_per_month": _money(row.cap_money_per_month),
+        "cap_currency": row.cap_currency,
+    }
 
 
 async def publish_driver_tokens(uow: UnitOfWork, driver_id: str, at: datetime, *, action: str,
