@@ -33,7 +33,7 @@ ADMIN, PASSWORD = "admin", "admin-password-for-tests"
 TOPICS = ["ocpp.commands", "ocpp.command-outcomes", "commands.outcomes", "stations.commands", "auth.commands",
           "billing.commands", "monitoring.commands", "stations.events", "billing.sessions", "monitoring.alerts",
           "stations.registry", "ocpp.messages", "ocpp.connections", "runtime.dead-letters",
-          "auth.tokens", "auth.events", "auth.authorizations"]
+          "auth.tokens", "auth.events", "auth.authorizations", "auth.token-sessions"]
 MIGRATIONS = {"stations": STATIONS_MIGRATIONS, "drivers": AUTH_MIGRATIONS, "billing": BILLING_MIGRATIONS,
               "monitoring": MONITORING_MIGRATIONS}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from processors.authorization import drivers, tokens
-from processors.authorization.decisions import record_decisions
+from processors.authorization.decisions import on_answers
 from processors.authorization.sites import apply_registry_entry
 from processors.runtime import BatchHandler, Handler, command_handler
 
@@ -28,5 +28,5 @@ HANDLERS: dict[str, list[Handler]] = {
     "csms.stations.StationRegistryEntry": [apply_registry_entry],
 }
 BATCH_HANDLERS: dict[str, BatchHandler] = {
-    "csms.ocpp.OcppMessage": record_decisions,
+    "csms.ocpp.OcppMessage": on_answers,
 }

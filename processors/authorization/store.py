@@ -88,6 +88,14 @@ authorizations = sa.Table(
     sa.Column("decided_at", TS, nullable=False),
 )
 
+token_sessions = sa.Table(  # open transactions per token, from the edges' answers (decisions.py)
+    "token_sessions", metadata,
+    sa.Column("station_id", sa.Text, primary_key=True),
+    sa.Column("transaction_id", sa.Text, primary_key=True),
+    sa.Column("token_key", sa.Text, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+)
+
 station_sites = sa.Table(
     "station_sites", metadata,
     sa.Column("station_id", sa.Text, primary_key=True),
@@ -110,3 +118,4 @@ sa.Index("id_tokens_driver", id_tokens.c.driver_id)
 sa.Index("authorizations_driver", authorizations.c.driver_id, authorizations.c.decided_at)
 sa.Index("authorizations_token", authorizations.c.token_key, authorizations.c.decided_at)
 sa.Index("authorizations_station", authorizations.c.station_id, authorizations.c.decided_at)
+sa.Index("token_sessions_token", token_sessions.c.token_key)

@@ -52,7 +52,7 @@ def main() -> None:
         value = example(raw)
         (SAMPLES / f"{stem}.avro").write_bytes(codec.encode(schema.name, value))
         plain = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in value.items()
-                 if not isinstance(v, bytes | dict)}
+                 if not isinstance(v, bytes | dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))}
         (SAMPLES / f"{stem}.json").write_text(json.dumps(plain, indent=1, sort_keys=True) + "\n")
         print("recorded", stem)
 

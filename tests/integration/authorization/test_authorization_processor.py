@@ -18,7 +18,8 @@ from processors.runtime.migrate import async_url, upgrade
 from tests.integration import domain_support as s
 
 pytestmark = pytest.mark.integration
-TOPICS = ["ocpp.messages", "auth.commands", "stations.registry", "auth.tokens", "auth.events", "auth.authorizations"]
+TOPICS = ["ocpp.messages", "auth.commands", "stations.registry", "auth.tokens", "auth.events", "auth.authorizations",
+          "auth.token-sessions"]
 CARD = "ISO14443:04A2B3C4"
 
 
