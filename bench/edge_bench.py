@@ -26,11 +26,9 @@ import psutil
 from bench.sim import FleetConfig, run_fleet
 from csms.kafka import apply_topics
 from csms.settings import KafkaSettings
+from ocpp_edge.topics import EDGE_TOPICS
 from schemas import load_topics
 from tests import infra
-
-EDGE_TOPICS = ["ocpp.messages", "ocpp.connections", "ocpp.commands", "ocpp.command-outcomes", "stations.registry",
-               "auth.tokens", "edge.txid-leases", "edge.presence", "edge.deliveries"]
 
 
 def start_edge(kafka: KafkaSettings, port: int, http_port: int) -> subprocess.Popen[bytes]:

@@ -2,13 +2,19 @@
 
 Pure apart from the transaction-id allocator and the in-memory table of transactions this edge has seen (used
 for ConcurrentTx and for giving a retried 1.6 StartTransaction the same id).
+
+ConcurrentTx: a token (not allowed concurrent sessions) starting a transaction while it has another one open,
+either on this edge (seen here, at once) or on any edge (`auth.token-sessions`, the authorization processor's
+view of every edge's answers, a fetch behind). A transaction this edge saw stopped is not counted even if that
+view still lists it, and a listed one older than `max_open_age_s` is taken as abandoned (a charger that never
+sent its stop): it stops blocking the token.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final, Protocol
 
 import orjson
@@ -120,6 +126,7 @@ class Transactions:
     by_token: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     recent_starts: OrderedDict[tuple[str, int, str, int, str], int] = field(default_factory=OrderedDict)
+    recent_stops: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
 
     def active_elsewhere(self, token: str, station_id: str, tx_id: str | None) -> bool:
         return any(key != (station_id, tx_id) for key in self.by_token.get(token, ()))
@@ -129,6 +136,9 @@ class Transactions:
         self.tokens[(station_id, tx_id)] = token
 
     def stopped(self, station_id: str, tx_id: str) -> None:
+        self.recent_stops[(station_id, tx_id)] = None
+        while len(self.recent_stops) > 10_000:
+            self.recent_stops.popitem(last=False)
         token = self.tokens.pop((station_id, tx_id), None)
         if token is not None:
             keys = self.by_token.get(token, set())
@@ -139,9 +149,11 @@ class Transactions:
 
 class Decider:
     def __init__(
-        self, state: EdgeState, txids: TxIds, *, unknown_stations: str, heartbeat_interval: int, pending_interval: int
+        self, state: EdgeState, txids: TxIds, *, unknown_stations: str, heartbeat_interval: int, pending_interval: int,
+        max_open_age_s: float = 86_400.0,
     ) -> None:
         self.state, self.txids = state, txids
+        self.max_open_age = timedelta(seconds=max_open_age_s)
         self.unknown_policy = UNKNOWN_POLICY[unknown_stations]
         self.heartbeat_interval, self.pending_interval = heartbeat_interval, pending_interval
         self.transactions = Transactions()
@@ -225,11 +237,22 @@ class Decider:
         return info
 
     def _concurrent(self, ctx: ConnectionContext, token_key: str, entry: dict[str, Any], tx_id: str | None) -> bool:
-        return (
-            bool(entry)
-            and not entry.get("allow_concurrent_sessions", False)
-            and self.transactions.active_elsewhere(token_key, ctx.station_id, tx_id)
-        )
+        if not entry or entry.get("allow_concurrent_sessions", False):
+            return False
+        return (self.transactions.active_elsewhere(token_key, ctx.station_id, tx_id)
+                or self._open_on_any_edge(entry, ctx.station_id, tx_id))
+
+    def _open_on_any_edge(self, entry: dict[str, Any], station_id: str, tx_id: str | None) -> bool:
+        listed = self.state.token_sessions.get(f"{entry['token_type']}:{entry['id_token']}")
+        if listed is None:
+            return False
+        horizon = datetime.now(UTC) - self.max_open_age
+        this = (station_id, tx_id)
+        for open_tx in listed["sessions"]:
+            key = (open_tx["station_id"], open_tx["transaction_id"])
+            if key != this and key not in self.transactions.recent_stops and open_tx["started_at"] >= horizon:
+                return True
+        return False
 
     # -- actions -------------------------------------------------------------------------------------------
     def authorize(self, ctx: ConnectionContext, payload: dict[str, Any]) -> dict[str, Any]:

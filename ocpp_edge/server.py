@@ -98,7 +98,8 @@ class Edge:
                                    state_file=s.spool_dir / f"{s.edge_id}.txids")
         await self.txids.ensure_reserve()
         self.decider = Decider(self.state, self.txids, unknown_stations=s.unknown_stations,
-                               heartbeat_interval=s.heartbeat_interval_s, pending_interval=s.pending_retry_interval_s)
+                               heartbeat_interval=s.heartbeat_interval_s, pending_interval=s.pending_retry_interval_s,
+                               max_open_age_s=s.open_transaction_max_age_s)
         self.materializer = StateMaterializer(self.state, s.kafka, self.topics, self.codec)
         self.dispatcher = CommandDispatcher(self)
         self._tasks = [

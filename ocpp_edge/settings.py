@@ -27,6 +27,9 @@ class EdgeSettings(ServiceSettings):
     unknown_stations: Literal["reject", "pending", "accept"] = "pending"
     heartbeat_interval_s: int = Field(default=300, ge=10, description="BootNotification interval when unset")
     pending_retry_interval_s: int = Field(default=60, ge=5)
+    open_transaction_max_age_s: float = Field(
+        default=86_400.0, gt=0, description="A token's transaction open longer (no stop seen) no longer gives "
+        "ConcurrentTx elsewhere")
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger frames close the socket (1009)")
     ping_interval_s: float | None = Field(default=60.0, gt=0)
     ping_timeout_s: float | None = Field(default=30.0, gt=0)

@@ -1,4 +1,5 @@
-"""In-memory tables of the compacted topics the edge answers from (`stations.registry`, `auth.tokens`).
+"""In-memory tables of the compacted topics the edge answers from (`stations.registry`, `auth.tokens`,
+`auth.token-sessions`).
 
 A consumer without a group reads every partition from the beginning; the edge is ready once it has reached the
 end offsets it saw at start-up, and keeps applying updates afterwards (a processor's change is visible within the
@@ -22,14 +23,17 @@ from schemas import AvroCodec, DecodeError, TopicCatalog
 log = get_logger(__name__)
 REGISTRY_TOPIC = "stations.registry"
 TOKENS_TOPIC = "auth.tokens"
+SESSIONS_TOPIC = "auth.token-sessions"
 
 
 @dataclass
 class EdgeState:
-    """What the edge knows: stations by id, tokens by "<type>:<id>" and by id value."""
+    """What the edge knows: stations by id, tokens by "<type>:<id>" and by id value, and the transactions each
+    token has open on any edge (TokenSessions by token key)."""
 
     stations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens_by_value: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     caught_up: bool = False
     last_update: float = 0.0
@@ -55,6 +59,11 @@ class EdgeState:
                 self.stations.pop(key, None)
             else:
                 self.stations[key] = value
+        elif logical_topic == SESSIONS_TOPIC:
+            if value is None:
+                self.token_sessions.pop(key, None)
+            else:
+                self.token_sessions[key] = value
         elif logical_topic == TOKENS_TOPIC:
             old = self.tokens.pop(key, None)
             if old is not None:
@@ -76,7 +85,7 @@ class StateMaterializer:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        names = {self.topics.name(REGISTRY_TOPIC): REGISTRY_TOPIC, self.topics.name(TOKENS_TOPIC): TOKENS_TOPIC}
+        names = {self.topics.name(t): t for t in (REGISTRY_TOPIC, TOKENS_TOPIC, SESSIONS_TOPIC)}
         consumer = make_consumer(self.kafka, group_id=None, fetch_max_wait_ms=50)
         await consumer.start()
         self._consumer = consumer

@@ -14,10 +14,8 @@ from csms.kafka import apply_topics, make_consumer, make_producer
 from csms.settings import KafkaSettings
 from ocpp_edge.server import Edge
 from ocpp_edge.settings import EdgeSettings
+from ocpp_edge.topics import EDGE_TOPICS
 from schemas import AvroCodec, load_topics
-
-EDGE_TOPICS = ["ocpp.messages", "ocpp.connections", "ocpp.commands", "ocpp.command-outcomes", "stations.registry",
-               "auth.tokens", "edge.txid-leases", "edge.presence", "edge.deliveries"]
 
 
 async def create_topics(kafka: KafkaSettings) -> None:
