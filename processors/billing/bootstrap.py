@@ -9,7 +9,7 @@ import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from processors.billing import handlers, housekeeping, invoicing, tariffs, wallets
+from processors.billing import handlers, housekeeping, invoicing, tariffs, terms, wallets
 from processors.billing.charging import BillingDeps
 from processors.billing.payments import LocalProvider, PaymentProvider, pay_invoice
 from processors.billing.session_store import SessionCache
@@ -49,8 +49,8 @@ def spec(settings: BillingSettings, deps: BillingDeps | None = None) -> Processo
         topics=TOPICS,
         handlers={
             "csms.common.Command": [commands],
-            "csms.authorization.TokenState": [handlers.remember_token],
-            "csms.stations.StationRegistryEntry": [handlers.remember_station],
+            "csms.authorization.TokenState": [handlers.remember_token, terms.remember_token_terms],
+            "csms.stations.StationRegistryEntry": [handlers.remember_station, terms.remember_connector_types],
         },
         batch_handlers={"csms.ocpp.OcppMessage": functools.partial(handlers.apply_ocpp_messages, deps)},
         migrations=MIGRATIONS,

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from processors.billing import invoicing, wallets
+from processors.billing import invoicing, terms, wallets
 from processors.billing.domain import ChargingSession, DomainEvent, SessionStatus, TariffContext, bill_session
 from processors.billing.domain.invoice import draft_invoice, session_supply
 from processors.billing.outbound import emit_session_events
@@ -78,31 +78,47 @@ async def load_records(
 
 
 async def _pin_tariffs(deps: BillingDeps, conn: AsyncConnection, records: Sequence[SessionRecord]) -> None:
+    """Pin the tariff version of sessions whose start is known, and with it the terms known at that moment
+    (the driver's membership level, the connector type): a later change of either never re-prices them."""
     todo = [r for r in records if r.session.tariff is None and r.session.state.started_at is not None]
     if not todo:
         return
     await deps.tariffs.refresh(conn)
-    places = await stations_of(conn, {r.session.state.station_id for r in todo})
-    tokens = await tokens_of(conn, {r.session.state.id_token for r in todo if r.session.state.id_token})
+    station_ids = {r.session.state.station_id for r in todo}
+    id_tokens = {r.session.state.id_token for r in todo if r.session.state.id_token}
+    places = await stations_of(conn, station_ids)
+    tokens = await tokens_of(conn, id_tokens)
+    connectors = await terms.connector_types_of(conn, station_ids)
+    levels = await terms.membership_levels_of(conn, id_tokens)
+    pinned = []
     for record in todo:
         state = record.session.state
         group = tokens.get(state.id_token or "", (None, None))[1]
+        connector_type = terms.connector_type_of(connectors.get(state.station_id, {}), state.evse_id,
+                                                 state.connector_id)
         context = TariffContext(station_id=state.station_id, evse_id=state.evse_id,
                                 site_id=places.get(state.station_id, (None, None))[1],
-                                driver_groups=(group,) if group else ())
+                                connector_type=connector_type, driver_groups=(group,) if group else ())
         assert state.started_at is not None
         tariff = deps.tariffs.select(context, state.started_at)
         if tariff is not None:
             record.session.pin_tariff(tariff.ref)
+            pinned.append(terms.PinnedTerms(record.session.session_id, levels.get(state.id_token or ""),
+                                            connector_type))
+    await terms.pin_session_terms(conn, pinned)
 
 
 async def _price(deps: BillingDeps, conn: AsyncConnection, records: Sequence[SessionRecord]) -> None:
-    for record in records:
-        session = record.session
-        if session.state.ended and session.tariff is not None:
-            tariff = await deps.tariffs.version(conn, session.tariff)
-            if tariff is not None:
-                bill_session(session, tariff)
+    """Price ended sessions with their pinned tariff and the membership level pinned with it."""
+    due = [r.session for r in records if r.session.state.ended and r.session.tariff is not None]
+    if not due:
+        return
+    levels = await terms.pinned_levels(conn, (s.session_id for s in due if s.state.id_token))
+    for session in due:
+        assert session.tariff is not None
+        tariff = await deps.tariffs.version(conn, session.tariff)
+        if tariff is not None:
+            bill_session(session, tariff, membership_level=levels.get(session.session_id))
 
 
 async def _settle(uow: UnitOfWork, records: Sequence[SessionRecord]) -> None:

@@ -1,6 +1,7 @@
 """The billing processor's periodic task, run next to the consumer (sharing its stop event): close stale
 sessions, flag overlapping sessions on one connector, send running costs (2.x CostUpdated) and stop sessions
-whose token budget is spent. Each round is one transaction; its events go through the runtime outbox."""
+whose token budget is spent (caps from auth.tokens, overridden by SetTokenBudget: terms.session_caps). Each round
+is one transaction; its events go through the runtime outbox."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.logs import get_logger
 from processors.billing import store
 from processors.billing.charging import BillingDeps, commit_changes, load_records
-from processors.billing.domain import BudgetCaps, TxEnded, cap_reached, flag_overlapping, price_so_far
+from processors.billing.domain import TxEnded, cap_reached, flag_overlapping, price_so_far
 from processors.billing.outbound import emit_ocpp_command
 from processors.billing.session_store import InputRow, SessionRecord, stale_row
+from processors.billing.terms import session_caps
 from processors.runtime import Command, CommandRejected, UnitOfWork
 from processors.runtime.store import add_outbox
 from processors.runtime.uow import BatchUnitOfWork
@@ -40,13 +42,21 @@ _OVERLAPS = sa.text("""
       and a.started_at < coalesce(b.stopped_at, 'infinity') and b.started_at < coalesce(a.stopped_at, 'infinity')
       and not (a.flags @> array['OVERLAPPING_SESSION'] and b.flags @> array['OVERLAPPING_SESSION'])
     limit :n""")
+# running sessions due a CostUpdated (2.x) or under a budget cap not yet acted on; a SetTokenBudget row (billing's
+# override) and the token's caps from auth.tokens are both joined: terms.session_caps decides which wins
 _RUNNING = sa.text("""
     select s.session_id, s.station_id, s.transaction_id, s.ocpp_version, s.cost_sent_at, s.stop_requested_at,
-           b.max_energy_wh, b.max_duration_s, b.max_amount
-    from billing_sessions s left join billing_token_budgets b on b.id_token = s.id_token
-    where not s.ended and s.tariff_id is not null
-      and ((s.ocpp_version <> 'ocpp1.6' and (s.cost_sent_at is null or s.cost_sent_at < :resend))
-           or (b.id_token is not null and s.stop_requested_at is null))
+           b.max_energy_wh, b.max_duration_s, b.max_amount, t.cap_energy_wh_per_session,
+           t.cap_seconds_per_session, t.cap_money_per_session, t.cap_currency, p.membership_level
+    from billing_sessions s
+      left join billing_token_budgets b on b.id_token = s.id_token
+      left join billing_token_terms t on t.id_token = s.id_token
+      left join billing_session_terms p on p.session_id = s.session_id
+    where not s.ended
+      and ((s.tariff_id is not null and s.ocpp_version <> 'ocpp1.6'
+            and (s.cost_sent_at is null or s.cost_sent_at < :resend))
+           or (s.stop_requested_at is null and (b.id_token is not null or t.cap_energy_wh_per_session is not null
+               or t.cap_seconds_per_session is not null or t.cap_money_per_session is not null)))
     order by s.session_id limit :n""")
 
 
@@ -100,25 +110,24 @@ async def running_costs(deps: BillingDeps, uow: UnitOfWork, now: datetime) -> tu
     for row in rows:
         record = records[row.session_id]
         tariff = await deps.tariffs.version(uow.conn, record.session.tariff) if record.session.tariff else None
-        if tariff is None:
-            continue
-        cost = price_so_far(record.session, tariff, now)
-        changes: dict[str, Any] = {"running_total": cost.total_incl_vat}
+        cost = price_so_far(record.session, tariff, now, membership_level=row.membership_level) if tariff else None
+        changes: dict[str, Any] = {} if cost is None else {"running_total": cost.total_incl_vat}
         v2 = record.ocpp_version != "ocpp1.6"
-        if v2 and (row.cost_sent_at is None or row.cost_sent_at < resend):
+        if cost is not None and v2 and (row.cost_sent_at is None or row.cost_sent_at < resend):
             payload = '{"totalCost": %s, "transactionId": %s}' % (  # noqa: UP031 - an exact JSON number
                 cost.total_incl_vat, orjson.dumps(row.transaction_id).decode())
             emit_ocpp_command(uow, row.station_id, "CostUpdated", payload)
             changes["cost_sent_at"] = now
             updates += 1
-        caps = BudgetCaps(row.max_energy_wh, row.max_duration_s, row.max_amount)
+        caps = session_caps(row, tariff.currency if tariff else None)
         if row.stop_requested_at is None and (caps.max_energy_wh or caps.max_duration_s or caps.max_amount) \
                 and cap_reached(record.session, cost, caps, now):
             _request_stop(uow, record, v2)
             changes["stop_requested_at"] = now
             stops += 1
-        await uow.conn.execute(sa.update(store.sessions).where(store.sessions.c.session_id == row.session_id)
-                               .values(**changes))
+        if changes:
+            await uow.conn.execute(sa.update(store.sessions).where(store.sessions.c.session_id == row.session_id)
+                                   .values(**changes))
     return updates, stops
 
 
@@ -167,8 +176,9 @@ async def run_housekeeping(
 
 
 async def set_token_budget(command: Command, uow: UnitOfWork) -> tuple[str, Any]:
-    """SetTokenBudget {id_token, max_energy_wh?, max_duration_s?, max_amount?} -> OK. auth.tokens carries no
-    caps yet, so billing keeps them; when a cap is reached the session is stopped through ocpp.commands."""
+    """SetTokenBudget {id_token, max_energy_wh?, max_duration_s?, max_amount?} -> OK: billing's per-session
+    override of the caps auth.tokens carries (a value set here wins, field by field; `max_amount` is in the
+    tariff's currency). When a cap is reached the session is stopped through ocpp.commands."""
     p = command.payload
     if not isinstance(p.get("id_token"), str):
         raise CommandRejected("INVALID", "needs id_token")

@@ -1,0 +1,46 @@
+"""Billing terms, pure parts: which connector type a session's EVSE/connector has, and which budget cap wins."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from processors.billing.domain import BudgetCaps
+from processors.billing.terms import connector_type_of, session_caps
+
+TYPES = {"1/1": "sCCS2", "1/2": "cCCS2", "2/1": "sType2", "3/1": "sType2", "3/2": "sType2"}
+
+
+def test_a_connector_type_is_the_exact_connector_else_the_one_type_of_the_evse() -> None:
+    assert connector_type_of(TYPES, 1, 2) == "cCCS2"
+    assert connector_type_of(TYPES, 2, None) == "sType2"  # a 2.x session naming only its EVSE
+    assert connector_type_of(TYPES, 3, None) == "sType2"  # two connectors, one type
+    assert connector_type_of(TYPES, 1, None) is None  # two types on the EVSE: ambiguous
+    assert connector_type_of(TYPES, 2, 9) == "sType2"  # connector unknown to the registry: the EVSE's one type
+    assert connector_type_of(TYPES, 4, 1) is None
+    assert connector_type_of(TYPES, None, None) is None
+    assert connector_type_of({}, 1, 1) is None
+
+
+def _row(**values: Any) -> SimpleNamespace:
+    fields = ("max_energy_wh", "max_duration_s", "max_amount", "cap_energy_wh_per_session",
+              "cap_seconds_per_session", "cap_money_per_session", "cap_currency")
+    return SimpleNamespace(**{f: values.get(f) for f in fields})
+
+
+def test_billing_overrides_win_field_by_field_over_the_caps_of_auth_tokens() -> None:
+    auth = {"cap_energy_wh_per_session": 5000, "cap_seconds_per_session": 3600,
+            "cap_money_per_session": Decimal("20.00"), "cap_currency": "EUR"}
+    assert session_caps(_row(**auth), "EUR") == BudgetCaps(Decimal(5000), 3600, Decimal("20.00"))
+    assert session_caps(_row(**auth, max_energy_wh=Decimal(90000)), "EUR") == BudgetCaps(
+        Decimal(90000), 3600, Decimal("20.00"))
+    assert session_caps(_row(**auth, max_amount=Decimal("5")), "EUR").max_amount == Decimal("5")
+    assert session_caps(_row(), "EUR") == BudgetCaps()
+
+
+def test_a_money_cap_of_auth_tokens_applies_only_in_its_currency() -> None:
+    auth = {"cap_money_per_session": Decimal("20.00"), "cap_currency": "EUR"}
+    assert session_caps(_row(**auth), "CHF").max_amount is None
+    assert session_caps(_row(**auth), None).max_amount is None  # no tariff yet: no price to compare
+    assert session_caps(_row(**auth, max_amount=Decimal("7")), "CHF").max_amount == Decimal("7")
