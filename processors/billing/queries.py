@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from processors.billing import store
 from processors.billing.domain import price_so_far
+from processors.billing.invoice_pdf import pdf_document
 from processors.billing.session_store import SessionCache, cost_to_json, lock_and_load
 from processors.billing.tariffs import TariffBook
+from processors.billing.terms import pinned_levels
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -51,9 +53,9 @@ async def list_sessions(
 
 
 async def running_cost(conn: AsyncConnection, session_id: str, now: datetime | None = None) -> dict[str, Any] | None:
-    """The cost of a session so far (the final cost once it ended), with its breakdown; None if it has no
-    tariff. Read-only: the session is rebuilt from its inputs (the row lock is released with the caller's
-    transaction)."""
+    """The cost of a session so far (the final cost once it ended), with its breakdown and the membership level
+    pinned with its tariff; None if it has no tariff. Read-only: the session is rebuilt from its inputs (the row
+    lock is released with the caller's transaction)."""
     records = await lock_and_load(conn, SessionCache(0), [session_id])
     record = records.get(session_id)
     if record is None or record.session.tariff is None:
@@ -61,7 +63,10 @@ async def running_cost(conn: AsyncConnection, session_id: str, now: datetime | N
     if record.session.state.ended and record.session.cost is not None:
         return cost_to_json(record.session.cost)
     tariff = await TariffBook().version(conn, record.session.tariff)
-    return None if tariff is None else cost_to_json(price_so_far(record.session, tariff, now or datetime.now(UTC)))
+    if tariff is None:
+        return None
+    level = (await pinned_levels(conn, [session_id])).get(session_id)
+    return cost_to_json(price_so_far(record.session, tariff, now or datetime.now(UTC), membership_level=level))
 
 
 async def list_tariffs(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -144,6 +149,11 @@ Issued {e(invoice['issued_at'])} &middot; Status {e(invoice['status'])}</p>{corr
 <tr><th>Total incl. VAT</th><th class=n>{e(invoice['total_incl_vat'])} {cur}</th></tr></table>
 </body></html>
 """
+
+
+def invoice_pdf(invoice: dict[str, Any]) -> bytes:
+    """The printable PDF of an invoice as `get_invoice` returns it (CPU only: run it off the event loop)."""
+    return pdf_document(invoice)
 
 
 async def get_wallet(conn: AsyncConnection, driver_id: str, *, entries: int = 50) -> dict[str, Any] | None:

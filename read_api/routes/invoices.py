@@ -3,7 +3,9 @@ commands on `billing.commands`."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import re
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -49,14 +51,24 @@ async def get_invoice(request: Request, invoice_id: str, principal: Anyone) -> R
     return etagged(request, await _invoice(request, invoice_id, principal))
 
 
-@router.get("/{invoice_id}/document", summary="The printable HTML invoice", response_class=HTMLResponse)
-async def invoice_document(request: Request, invoice_id: str, principal: Anyone) -> HTMLResponse:
-    await _invoice(request, invoice_id, principal)
+def _file_name(number: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", number)
+
+
+@router.get("/{invoice_id}/document", summary="The printable invoice: HTML, or PDF with ?format=pdf",
+            response_class=HTMLResponse, responses={200: {"content": {"application/pdf": {}}}})
+async def invoice_document(request: Request, invoice_id: str, principal: Anyone,
+                           format: Literal["html", "pdf"] = "html") -> Response:
+    invoice = await _invoice(request, invoice_id, principal)
+    if format == "pdf":
+        document = await asyncio.to_thread(bq.invoice_pdf, invoice)
+        return Response(document, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{_file_name(invoice["number"])}.pdf"'})
     async with api_state(request).db.read("billing") as conn:
-        document = await bq.render_invoice_html(conn, invoice_id)
-    if document is None:
+        html = await bq.render_invoice_html(conn, invoice_id)
+    if html is None:
         raise NotFound(f"invoice {invoice_id}")
-    return HTMLResponse(document)
+    return HTMLResponse(html)
 
 
 @router.post("/{invoice_id}/payments", summary="Start a card payment (PayInvoice; a driver pays their own)")

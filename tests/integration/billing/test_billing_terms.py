@@ -11,7 +11,10 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from processors.billing import queries
+from processors.runtime.migrate import async_url
 from tests.integration import domain_support as ds
 from tests.integration.billing import _support as s
 
@@ -50,6 +53,17 @@ async def _start_v16(p: s.Producer, station: str, tag: str, tx: int, t0: datetim
     await p.exchange(station, "ocpp1.6", "MeterValues", meter, {}, t0 + timedelta(minutes=10))
 
 
+async def _running_cost(url: str, session_id: str, now: datetime) -> dict[str, Any]:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.connect() as conn:
+            cost = await queries.running_cost(conn, session_id, now)
+    finally:
+        await engine.dispose()
+    assert cost is not None
+    return cost
+
+
 def _cost(row: asyncpg.Record) -> dict[str, Any]:
     cost = row["cost"]
     return cost if isinstance(cost, dict) else orjson.loads(cost)
@@ -72,6 +86,7 @@ async def test_the_membership_level_known_at_the_start_prices_the_session(kafka_
         await p.send("auth.tokens", "ISO14443:GOLD1", "csms.authorization.TokenState",
                      token("GOLD1", 2, t0, driver_id="d-gold", membership_level="BASIC"))
         await s.until(url, "select 1 from billing_token_terms where id_token = 'GOLD1' and membership_level = 'BASIC'")
+        running = await _running_cost(url, f"{station}:1", t0 + timedelta(minutes=10))
         for st, tx in ((station, 1), (station + "b", 2)):
             stop = {"transactionId": tx, "meterStop": 11000, "timestamp": (t0 + timedelta(minutes=30)).isoformat(),
                     "reason": "EVDisconnected"}
@@ -89,6 +104,8 @@ async def test_the_membership_level_known_at_the_start_prices_the_session(kafka_
     assert gold["total_incl_vat"] == Decimal("4.82")
     assert (_cost(plain)["discount"], plain["total_incl_vat"]) == ("0.00", Decimal("5.36"))
     assert later["membership_level"] == "BASIC"
+    # the running cost (read API, CostUpdated) has the pinned discount too: 0.50 + 5 kWh x 0.40 = 2.50 - 10 %
+    assert (running["discount_percent"], running["total_excl_vat"]) == ("10", "2.25")
 
 
 async def test_a_connector_type_tariff_is_selected_below_station_and_site(kafka_settings, fresh_database):
