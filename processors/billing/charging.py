@@ -35,6 +35,7 @@ class BillingDeps:
     settings: BillingSettings
     cache: SessionCache
     tariffs: TariffBook = field(default_factory=TariffBook)
+    running_after: str = ""  # housekeeping's place in the running sessions it checks (one page per round)
 
 
 @dataclass(frozen=True)

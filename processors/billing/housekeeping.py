@@ -43,7 +43,9 @@ _OVERLAPS = sa.text("""
       and not (a.flags @> array['OVERLAPPING_SESSION'] and b.flags @> array['OVERLAPPING_SESSION'])
     limit :n""")
 # running sessions due a CostUpdated (2.x) or under a budget cap not yet acted on; a SetTokenBudget row (billing's
-# override) and the token's caps from auth.tokens are both joined: terms.session_caps decides which wins
+# override) and the token's caps from auth.tokens are both joined: terms.session_caps decides which wins. Read in
+# pages after `:after` (BillingDeps.running_after): with more than BATCH capped sessions, every one is still
+# checked, once every ceil(n / BATCH) rounds
 _RUNNING = sa.text("""
     select s.session_id, s.station_id, s.transaction_id, s.ocpp_version, s.cost_sent_at, s.stop_requested_at,
            b.max_energy_wh, b.max_duration_s, b.max_amount, t.cap_energy_wh_per_session,
@@ -57,6 +59,7 @@ _RUNNING = sa.text("""
             and (s.cost_sent_at is null or s.cost_sent_at < :resend))
            or (s.stop_requested_at is null and (b.id_token is not null or t.cap_energy_wh_per_session is not null
                or t.cap_seconds_per_session is not null or t.cap_money_per_session is not null)))
+      and s.session_id > :after
     order by s.session_id limit :n""")
 
 
@@ -101,7 +104,9 @@ async def flag_overlaps(deps: BillingDeps, uow: UnitOfWork, now: datetime) -> in
 async def running_costs(deps: BillingDeps, uow: UnitOfWork, now: datetime) -> tuple[int, int]:
     """Send 2.x CostUpdated for running sessions and stop sessions whose token budget is reached."""
     resend = now - timedelta(seconds=deps.settings.cost_update_interval_s)
-    rows = (await uow.conn.execute(_RUNNING, {"resend": resend, "n": BATCH})).all()
+    rows = (await uow.conn.execute(_RUNNING, {"resend": resend, "n": BATCH, "after": deps.running_after})).all()
+    # the next round goes on after this page, or starts over after the last one
+    deps.running_after = rows[-1].session_id if len(rows) == BATCH else ""
     if not rows:
         return 0, 0
     records = await load_records(deps, uow.conn, {r.session_id: (r.station_id, r.transaction_id, r.ocpp_version)

@@ -13,8 +13,13 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from processors.billing import queries
+from processors.billing import housekeeping, queries
+from processors.billing.charging import BillingDeps
+from processors.billing.session_store import SessionCache
+from processors.billing.settings import BillingSettings
 from processors.runtime.migrate import async_url
+from processors.runtime.service import make_engine
+from schemas import AvroCodec, load_topics
 from tests.integration import domain_support as ds
 from tests.integration.billing import _support as s
 
@@ -183,3 +188,32 @@ async def test_a_session_reaching_a_cap_from_auth_tokens_is_stopped_through_ocpp
     # 1.6: 6,000 Wh >= 5,000 Wh; 2.x: 0.50 + 2 kWh x 0.40 = 1.30 + 19 % = 1.55 EUR >= 1.00 EUR
     assert stops == [(st_energy, "RemoteStopTransaction", {"transactionId": 8}),
                      (st_money, "RequestStopTransaction", {"transactionId": "tx-m"})]
+
+
+async def test_housekeeping_pages_through_more_capped_sessions_than_one_round_reads(
+        kafka_settings, fresh_database, monkeypatch):
+    url, run = fresh_database, uuid.uuid4().hex[:6]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
+    async with s.billing(kafka_settings, url, housekeeping_interval_s=3600) as p:  # rounds run by hand below
+        for tag, cap in (("A", 50000), ("B", 50000), ("C", 5000)):
+            await p.send("auth.tokens", f"ISO14443:{tag}{run}", "csms.authorization.TokenState",
+                         token(f"{tag}{run}", 1, t0, cap_energy_wh_per_session=cap))
+        await s.until(url, "select 1 from billing_token_terms having count(*) = 3")
+        for n, tag in enumerate("ABC"):
+            await _start_v16(p, f"CS-{tag}{run}", f"{tag}{run}", n + 1, t0, 7000)
+        await s.until(url, "select 1 from billing_sessions where energy_wh = 6000 having count(*) = 3")
+    settings = BillingSettings(database_url=url, kafka=kafka_settings)
+    deps = BillingDeps(settings, SessionCache(0))
+    engine = make_engine(settings)
+    topics = load_topics().with_prefix(kafka_settings.topic_prefix)
+    monkeypatch.setattr(housekeeping, "BATCH", 2)
+    try:
+        # A and B (under their caps) fill the first page; C, over its cap, is on the second
+        first = await housekeeping.housekeeping_round(deps, engine, AvroCodec(), topics)
+        second = await housekeeping.housekeeping_round(deps, engine, AvroCodec(), topics)
+    finally:
+        await engine.dispose()
+    stopped = await s.fetch(url, "select station_id from billing_sessions where stop_requested_at is not null")
+
+    assert (first.stops, second.stops) == (0, 1)
+    assert [r["station_id"] for r in stopped] == [f"CS-C{run}"]
