@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,18 +102,53 @@ class Consumer:
         consumer.subscribe(self.physical_topics, listener=_Rebalance(self))
         self._consumer = consumer
         await consumer.start()
+        ahead: _Decoded | None = None
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
-                self.last_poll = time.monotonic()
-                self.assigned = bool(consumer.assignment())
-                records = [r for part in batch.values() for r in part]
-                if records:
-                    await self._apply_until_done(records, stop)
+                if ahead is None:
+                    ahead = self._decoded(await self._fetch(consumer, 200))
+                current, ahead = ahead, None
+                if current.records:
+                    applying = asyncio.create_task(self._apply_until_done(current.records, stop, current))
+                    try:
+                        # while the batch waits on PostgreSQL, the next one is fetched and decoded (pure work: a
+                        # batch still starts its transaction only after the previous one committed)
+                        ahead = await self._decode_ahead(consumer, applying)
+                    finally:
+                        await applying
                 await self._update_lag(consumer)
         finally:
             self._consumer = None
             await consumer.stop()
+
+    async def _fetch(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> list[ConsumerRecord[bytes, bytes]]:
+        batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_batch)
+        self.last_poll = time.monotonic()
+        self.assigned = bool(consumer.assignment())
+        return [r for part in batch.values() for r in part]
+
+    async def _decode_ahead(self, consumer: AIOKafkaConsumer, applying: asyncio.Task[None]) -> _Decoded | None:
+        """The records already fetched, decoded a slice at a time so the applying batch resumes as soon as
+        PostgreSQL answers it. None when nothing was buffered (the loop then polls with a timeout)."""
+        records = await self._fetch(consumer, 0)
+        if not records:
+            return None
+        decoded = _Decoded(records, [], [])
+        for i in range(0, len(records), _DECODE_SLICE):
+            if applying.done():
+                events, dead = self._decode_all(records[i:])
+                decoded.events += events
+                decoded.dead += dead
+                break
+            events, dead = self._decode_all(records[i:i + _DECODE_SLICE])
+            decoded.events += events
+            decoded.dead += dead
+            await asyncio.sleep(0)
+        return decoded
+
+    def _decoded(self, records: list[ConsumerRecord[bytes, bytes]]) -> _Decoded:
+        events, dead = self._decode_all(records)
+        return _Decoded(records, events, dead)
 
     async def seek_to_stored(self, assigned: Sequence[TopicPartition]) -> None:
         consumer = self._consumer
@@ -137,12 +173,17 @@ class Consumer:
         log.info("partitions assigned", group=self.group, partitions=len(assigned))
 
     # -- applying ----------------------------------------------------------------------------------------------
-    async def _apply_until_done(self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event) -> None:
+    async def _apply_until_done(
+        self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event, decoded: _Decoded | None = None,
+    ) -> None:
         delay = 0.2
         while True:
             started = time.perf_counter()
             try:
-                await self.apply(records)
+                if decoded is None:
+                    await self.apply(records)
+                else:
+                    await self._apply_decoded(records, decoded.events, decoded.dead)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -162,6 +203,14 @@ class Consumer:
     async def apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply one batch in one transaction; on a handler error, isolate the poison event and retry."""
         events, dead = self._decode_all(records)
+        await self._apply_decoded(records, events, dead)
+
+    async def _apply_decoded(
+        self,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        events: list[Event],
+        dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]],
+    ) -> None:
         try:
             async with self.engine.begin() as conn:
                 await self._apply_in(conn, records, events, dead, isolate=False)
@@ -337,6 +386,18 @@ class Consumer:
             with contextlib.suppress(Exception):
                 position = await asyncio.wait_for(consumer.position(tp), 0.5)
                 self.metrics.lag.labels(self.spec.name, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+
+_DECODE_SLICE = 100  # records decoded between two yields to the batch being applied
+
+
+@dataclass
+class _Decoded:
+    """A fetched batch and what decoding it gave (events, and undecodable records for the dead letters)."""
+
+    records: list[ConsumerRecord[bytes, bytes]]
+    events: list[Event]
+    dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]
 
 
 def _dead_id(record: ConsumerRecord[bytes, bytes]) -> str:
