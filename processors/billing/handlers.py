@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from processors.billing import store
 from processors.billing.charging import BillingDeps, commit_changes, load_records, tokens_of
 from processors.billing.domain import TxInput, session_id_for
-from processors.billing.session_store import InputRow, to_input
+from processors.billing.session_store import InputRow, translate
 from processors.runtime import Event, UnitOfWork
 
 TRANSACTION_ACTIONS = frozenset({"StartTransaction", "MeterValues", "StopTransaction", "TransactionEvent"})
@@ -52,19 +52,20 @@ async def apply_ocpp_messages(deps: BillingDeps, events: Sequence[Event], uow: U
         request, answer = orjson.loads(v["request_payload_json"]), orjson.loads(v.get("payload_json") or "{}")
         tx_id = _transaction_id(v["action"], request, answer)
         if tx_id is not None:
-            picked.append((event, v, tx_id, _token(v["action"], request)))
+            picked.append((event, v, tx_id, _token(v["action"], request), request, answer))
     if not picked:
         return
-    drivers = await tokens_of(uow.conn, {t for *_, t in picked if t})
+    tokens = {p[3] for p in picked if p[3]}
+    drivers = await tokens_of(uow.conn, tokens) if tokens else {}
     rows: list[InputRow] = []
     inputs: dict[str, list[TxInput]] = {}
     wanted: dict[str, tuple[str, str, str]] = {}
-    for event, v, tx_id, token in picked:
+    for event, v, tx_id, token, request, answer in picked:
         sid = session_id_for(v["station_id"], tx_id)
         row = InputRow(event.event_id, sid, v["station_id"], v["ocpp_version"], v["action"],
                        v["request_payload_json"], v.get("payload_json"), v["received_at"],
                        drivers.get(token or "", (None, None))[0])
-        tx = to_input(row)
+        tx = translate(row, request, answer if v.get("payload_json") else None)
         if tx is None:
             continue
         rows.append(row)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from processors.billing import store
+from processors.billing._rows import insert_rows
 from processors.billing.domain.invoice import (
     InvoiceDraft,
     InvoiceLine,
@@ -88,10 +89,8 @@ async def issue(uow: UnitOfWork, items: Sequence[NewInvoice], now: datetime | No
                          "status": item.status, "period": item.period, "reason": item.reason, "issued_at": now})
             lines += _lines(invoice_id, d.lines)
             _announce(uow, item, invoice_id, number, now)
-    if rows:
-        await uow.conn.execute(sa.insert(store.invoices), rows)
-    if lines:
-        await uow.conn.execute(sa.insert(store.invoice_lines), lines)
+    await insert_rows(uow.conn, store.invoices, rows)
+    await insert_rows(uow.conn, store.invoice_lines, lines)
     return ids
 
 

@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from processors.billing._rows import json_text as _json
 from processors.billing.domain import (
     ChargingSession,
     CostBreakdown,
@@ -55,8 +56,11 @@ class InputRow:
 
 def to_input(row: InputRow) -> TxInput | None:
     """The domain input of a stored row (the translators are pure, so this is the input first applied)."""
-    request: dict[str, Any] = orjson.loads(row.request)
-    answer: dict[str, Any] | None = orjson.loads(row.answer) if row.answer else None
+    return translate(row, orjson.loads(row.request), orjson.loads(row.answer) if row.answer else None)
+
+
+def translate(row: InputRow, request: dict[str, Any], answer: dict[str, Any] | None) -> TxInput | None:
+    """`to_input` with the row's request and answer already parsed."""
     eid, station, at = row.event_id, row.station_id, row.received_at
     if row.action == "StartTransaction":
         return from_v16_start(request, answer or {}, event_id=eid, station_id=station, received_at=at,
@@ -150,25 +154,13 @@ def cost_from_json(raw: Mapping[str, Any]) -> CostBreakdown:
     )
 
 
-# Id lists and row sets travel as ONE JSON text parameter (`_json`): asyncpg encodes an array parameter element by
-# element, with several abstract-base-class checks each (~1.8 us per element, ~50 us of a MeterValues' CPU when
-# the rows went as 20 arrays); orjson writes the whole batch in C and PostgreSQL's json_to_recordset reads it.
+# Id lists and row sets travel as ONE JSON text parameter (processors/billing/_rows.py): as 20 array parameters,
+# asyncpg's per-element checks took ~50 us of a MeterValues' CPU.
 _IDS = "any(array(select json_array_elements_text(cast(cast(:ids as text) as json))))"
 _LOCK = sa.text(f"select session_id, etag from billing_sessions where session_id = {_IDS} "
                 "order by session_id for update")
 _INPUTS = sa.text(f"select * from billing_session_inputs where session_id = {_IDS}")
 _ROWS = sa.text(f"select * from billing_sessions where session_id = {_IDS}")
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json(value: object) -> str:
-    """Rows or ids as JSON text (Decimals as exact strings, datetimes as RFC 3339 with their offset)."""
-    return orjson.dumps(value, default=_json_default).decode()
 
 
 async def lock_and_load(

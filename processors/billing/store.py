@@ -57,8 +57,10 @@ sessions = sa.Table(
     sa.Column("running_total", sa.Numeric), sa.Column("cost_sent_at", TS), sa.Column("stop_requested_at", TS),
     sa.Column("etag", sa.Text, nullable=False),  # changes on every write: the in-memory cache checks it
     _now(),
+    postgresql_with={"fillfactor": 60},  # room for heap-only (HOT) progress updates (migration 0004)
 )
-sa.Index("billing_sessions_open", sessions.c.last_received_at, postgresql_where=sa.text("not ended"))
+# no column that a progress update changes (last_received_at, energy...) may be indexed, or no update is HOT
+sa.Index("billing_sessions_open", sessions.c.session_id, postgresql_where=sa.text("not ended"))
 sa.Index("billing_sessions_connector", sessions.c.station_id, sessions.c.evse_id, sessions.c.started_at)
 sa.Index("billing_sessions_driver", sessions.c.driver_id, sessions.c.stopped_at)
 
