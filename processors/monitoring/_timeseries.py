@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timedelta
-from operator import itemgetter
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from processors.monitoring import _copy
+from processors.monitoring._samplerows import SampleRows
 from processors.monitoring.domain.samples import DEFAULT_MEASURAND, Reading
-from processors.monitoring.partitions import ensure_all_partitions
+from processors.monitoring.partitions import ensure_all_partitions, partition_name
 
-_TS = itemgetter(0)
 _FOLD_LOCK = zlib.crc32(b"csms-monitoring-rollup-fold")
 
 _PENDING = sa.text("""
@@ -54,29 +53,39 @@ delete from meter_pending_batches
 where batch_id in (select batch_id from meter_pending_batches order by batch_id limit :limit)
 returning batch_id, min_ts, max_ts""")
 
-_ROLLUP = """
-    {name} as (
-        insert into {table} as r (bucket, station_id, evse_id, connector_id, measurand, phase, unit, n, total, min,
-                                  max, last_ts, last)
-        select date_trunc('{unit}', ts), station_id, evse_id, connector_id, measurand, phase, unit, count(*),
-               sum(value), min(value), max(value), max(ts), (array_agg(value order by ts desc))[1]
-        from samples group by 1, 2, 3, 4, 5, 6, 7
+# merging a fold's groups into the stored ones; `last` is the value at the latest `ts` (ties: the greater value)
+_MERGE = """
         on conflict (station_id, evse_id, connector_id, measurand, phase, unit, bucket) do update set
             n = r.n + excluded.n, total = r.total + excluded.total,
             min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
             last = case when excluded.last_ts >= r.last_ts then excluded.last else r.last end,
-            last_ts = greatest(r.last_ts, excluded.last_ts))"""
+            last_ts = greatest(r.last_ts, excluded.last_ts)"""
+_COLUMNS = "bucket, station_id, evse_id, connector_id, measurand, phase, unit, n, total, min, max, last_ts, last"
 
-# `ts between` prunes partitions, `batch_id = any` picks the batches' rows (BRIN on both columns)
+# One pass over the batches' samples (`ts between` prunes partitions, `batch_id = any` picks the batches' rows, BRIN
+# on both) into 1-minute groups by hashing (the latest value rides in max(array[epoch, value]): no sort); the hours
+# are folded from the minutes. Buckets are UTC (date_bin from a UTC origin), whatever the session's time zone.
 _FOLD = sa.text(f"""
-with samples as materialized (
-    select ts, station_id, evse_id, connector_id, measurand, coalesce(phase, '') as phase, coalesce(unit, '') as unit,
-           value
+with minutes as materialized (
+    select date_bin('1 minute', ts, timestamptz '2000-01-01 00:00:00+00') as bucket, station_id, evse_id,
+           connector_id, measurand, coalesce(phase, '') as phase, coalesce(unit, '') as unit, count(*) as n,
+           sum(value) as total, min(value) as min, max(value) as max, max(ts) as last_ts,
+           (max(array[date_part('epoch', ts), value]))[2] as last
     from meter_samples
-    where ts between :lo and :hi and batch_id between :first and :last and batch_id = any(cast(:ids as bigint[]))),
-{_ROLLUP.format(name="minutes", table="meter_rollup_1m", unit="minute")},
-{_ROLLUP.format(name="hours", table="meter_rollup_1h", unit="hour")}
-select count(*) from samples""")
+    where ts between :lo and :hi and batch_id between :first and :last and batch_id = any(cast(:ids as bigint[]))
+    group by 1, 2, 3, 4, 5, 6, 7),
+to_minutes as (
+    insert into meter_rollup_1m as r ({_COLUMNS})
+    select {_COLUMNS} from minutes
+    {_MERGE}),
+to_hours as (
+    insert into meter_rollup_1h as r ({_COLUMNS})
+    select date_bin('1 hour', bucket, timestamptz '2000-01-01 00:00:00+00'), station_id, evse_id, connector_id,
+           measurand, phase, unit, sum(n), sum(total), min(min), max(max), max(last_ts),
+           (max(array[date_part('epoch', last_ts), last]))[2]
+    from minutes group by 1, 2, 3, 4, 5, 6, 7
+    {_MERGE})
+select coalesce(sum(n), 0) from minutes""")
 
 
 async def touch_stations(conn: AsyncConnection, last_seen: Mapping[str, datetime]) -> None:
@@ -108,26 +117,28 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def store_samples(conn: AsyncConnection, readings: Sequence[Reading]) -> int:
-    """Store sampled values (COPY), mark the batch for the roll-up fold, widen sessions' register spans."""
-    if not readings:
+async def store_samples(conn: AsyncConnection, rows: SampleRows) -> int:
+    """Store sampled values (COPY into each day's partition), mark the batch for the roll-up fold, widen sessions'
+    register spans."""
+    if not rows.count or rows.lo is None or rows.hi is None:
         return 0
-    lo, hi = _TS(min(readings, key=_TS)), _TS(max(readings, key=_TS))
-    await ensure_all_partitions(conn, [(lo + timedelta(days=i)).date() for i in range((hi.date() - lo.date()).days
-                                                                                      + 1)])
+    streams = rows.streams()
+    await ensure_all_partitions(conn, streams)
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_to_table("meter_samples", source=_once(_copy.encode(readings)), columns=_copy.COLUMNS,
-                               format="binary")
-    await conn.execute(_PENDING, {"lo": lo, "hi": hi})
-    spans = register_spans(readings)
+    for day, stream in sorted(streams.items()):
+        # into the partition itself: no per-row routing (PostgreSQL still checks the partition's bounds)
+        await driver.copy_to_table(partition_name("meter_samples", day), source=_once(stream), columns=_copy.COLUMNS,
+                                   format="binary")
+    await conn.execute(_PENDING, {"lo": rows.lo, "hi": rows.hi})
+    spans = rows.spans
     if spans:
         keys = list(spans)
         await conn.execute(_REGISTERS, {
             "station": [k[0] for k in keys], "tx": [k[1] for k in keys], "evse": [spans[k][0] for k in keys],
             "conn": [spans[k][1] for k in keys], "lo": [spans[k][2] for k in keys],
             "hi": [spans[k][3] for k in keys]})
-    return sum(len(r[7]) for r in readings)
+    return rows.count
 
 
 async def fold_rollups(conn: AsyncConnection, *, max_batches: int = 500) -> tuple[int, int]:
@@ -140,9 +151,10 @@ async def fold_rollups(conn: AsyncConnection, *, max_batches: int = 500) -> tupl
     if not pending:
         return 0, 0
     ids = [row.batch_id for row in pending]
-    # never a sequential scan of the raw partitions; no JIT compilation for a statement that runs every few seconds
-    await conn.execute(sa.text("set local enable_seqscan = off"))
-    await conn.execute(sa.text("set local jit = off"))
+    # never a sequential scan of the raw partitions, hash aggregation (the statistics of partitions being filled
+    # say "few rows", which would pick a sort), in memory; no JIT compilation for a statement run every few seconds
+    await conn.execute(sa.text("select set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', "
+                               "true), set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     result = await conn.execute(_FOLD, {"ids": ids, "first": min(ids), "last": max(ids),
                                         "lo": min(row.min_ts for row in pending),
                                         "hi": max(row.max_ts for row in pending)})

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from processors.monitoring import _health, _revenue, _timeseries
 from processors.monitoring._commands import handle_command
 from processors.monitoring._ocpp_actions import ACTIONS, SAMPLED_ACTIONS
-from processors.monitoring.domain.samples import Reading, readings
+from processors.monitoring._samplerows import SampleRows
 from processors.monitoring.store import dead_letters
 from processors.runtime import BatchHandler, Event, Handler, OcppExchange, UnitOfWork, exchange
 from schemas import header
@@ -34,7 +34,7 @@ async def apply_ocpp_messages(events: Sequence[Event], uow: UnitOfWork) -> None:
     StopTransaction / TransactionEvent (COPY), then the appliers of the other answered actions in order."""
     last_seen: dict[str, datetime] = {}
     answered: list[OcppExchange] = []
-    rows: list[Reading] = []
+    rows = SampleRows()
     for event in events:
         v = event.value
         if v is None:
@@ -52,10 +52,9 @@ async def apply_ocpp_messages(events: Sequence[Event], uow: UnitOfWork) -> None:
             ex = exchange(event)
             answered.append(ex)
             if action in SAMPLED_ACTIONS:
-                rows += readings(ex.station_id, ex.received_at, not ex.is_v16, action, ex.request)
+                rows.add(ex.station_id, ex.received_at, not ex.is_v16, action, ex.request)
         elif action in SAMPLED_ACTIONS and (request := v.get("request_payload_json")):
-            rows += readings(v["station_id"], v["received_at"], v["ocpp_version"] != "ocpp1.6", action,
-                            orjson.loads(request))
+            rows.add(v["station_id"], v["received_at"], v["ocpp_version"] != "ocpp1.6", action, orjson.loads(request))
     await _timeseries.touch_stations(uow.conn, last_seen)
     await _timeseries.store_samples(uow.conn, rows)
     for ex in answered:
