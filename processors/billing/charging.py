@@ -105,7 +105,7 @@ async def _pin_tariffs(deps: BillingDeps, conn: AsyncConnection, records: Sequen
         if tariff is not None:
             record.session.pin_tariff(tariff.ref)
             pinned.append(terms.PinnedTerms(record.session.session_id, levels.get(state.id_token or ""),
-                                            connector_type))
+                                            connector_type, state.id_token, state.started_at))
     await terms.pin_session_terms(conn, pinned)
 
 

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.logs import get_logger
 from processors.billing import store
 from processors.billing.charging import BillingDeps, commit_changes, load_records
-from processors.billing.domain import TxEnded, cap_reached, flag_overlapping, price_so_far
+from processors.billing.domain import BudgetCaps, TxEnded, cap_reached, flag_overlapping, price_so_far
 from processors.billing.outbound import emit_ocpp_command
 from processors.billing.session_store import InputRow, SessionRecord, stale_row
-from processors.billing.terms import session_caps
+from processors.billing.terms import session_caps, used_this_month
 from processors.runtime import Command, CommandRejected, UnitOfWork
 from processors.runtime.store import add_outbox
 from processors.runtime.uow import BatchUnitOfWork
@@ -48,8 +48,9 @@ _OVERLAPS = sa.text("""
 # checked, once every ceil(n / BATCH) rounds
 _RUNNING = sa.text("""
     select s.session_id, s.station_id, s.transaction_id, s.ocpp_version, s.cost_sent_at, s.stop_requested_at,
-           b.max_energy_wh, b.max_duration_s, b.max_amount, t.cap_energy_wh_per_session,
-           t.cap_seconds_per_session, t.cap_money_per_session, t.cap_currency, p.membership_level
+           b.max_energy_wh, b.max_duration_s, b.max_amount, s.id_token, t.cap_energy_wh_per_session,
+           t.cap_seconds_per_session, t.cap_money_per_session, t.cap_energy_wh_per_month, t.cap_seconds_per_month,
+           t.cap_money_per_month, t.cap_currency, p.membership_level
     from billing_sessions s
       left join billing_token_budgets b on b.id_token = s.id_token
       left join billing_token_terms t on t.id_token = s.id_token
@@ -58,7 +59,9 @@ _RUNNING = sa.text("""
       and ((s.tariff_id is not null and s.ocpp_version <> 'ocpp1.6'
             and (s.cost_sent_at is null or s.cost_sent_at < :resend))
            or (s.stop_requested_at is null and (b.id_token is not null or t.cap_energy_wh_per_session is not null
-               or t.cap_seconds_per_session is not null or t.cap_money_per_session is not null)))
+               or t.cap_seconds_per_session is not null or t.cap_money_per_session is not null
+               or t.cap_energy_wh_per_month is not null or t.cap_seconds_per_month is not null
+               or t.cap_money_per_month is not null)))
       and s.session_id > :after
     order by s.session_id limit :n""")
 
@@ -111,6 +114,9 @@ async def running_costs(deps: BillingDeps, uow: UnitOfWork, now: datetime) -> tu
         return 0, 0
     records = await load_records(deps, uow.conn, {r.session_id: (r.station_id, r.transaction_id, r.ocpp_version)
                                                    for r in rows})
+    monthly = {r.session_id: r.id_token for r in rows if r.id_token and any(
+        c is not None for c in (r.cap_energy_wh_per_month, r.cap_seconds_per_month, r.cap_money_per_month))}
+    used = await used_this_month(uow.conn, monthly, now)
     updates = stops = 0
     for row in rows:
         record = records[row.session_id]
@@ -124,9 +130,8 @@ async def running_costs(deps: BillingDeps, uow: UnitOfWork, now: datetime) -> tu
             emit_ocpp_command(uow, row.station_id, "CostUpdated", payload)
             changes["cost_sent_at"] = now
             updates += 1
-        caps = session_caps(row, tariff.currency if tariff else None)
-        if row.stop_requested_at is None and (caps.max_energy_wh or caps.max_duration_s or caps.max_amount) \
-                and cap_reached(record.session, cost, caps, now):
+        caps = session_caps(row, tariff.currency if tariff else None, used.get(row.session_id))
+        if row.stop_requested_at is None and caps != BudgetCaps() and cap_reached(record.session, cost, caps, now):
             _request_stop(uow, record, v2)
             changes["stop_requested_at"] = now
             stops += 1

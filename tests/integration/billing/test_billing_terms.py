@@ -217,3 +217,44 @@ async def test_housekeeping_pages_through_more_capped_sessions_than_one_round_re
 
     assert (first.stops, second.stops) == (0, 1)
     assert [r["station_id"] for r in stopped] == [f"CS-C{run}"]
+
+
+async def test_a_monthly_cap_counts_the_tokens_other_sessions_of_the_month(kafka_settings, fresh_database):
+    url, run = fresh_database, uuid.uuid4().hex[:6]
+    now = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)  # housekeeping's clock, given below
+    async with s.billing(kafka_settings, url, housekeeping_interval_s=3600) as p:  # rounds run by hand below
+        await _tariff(p, url, "TMONTH", TARIFF)
+        for tag in ("OVER", "UNDER", "PAIR"):
+            await p.send("auth.tokens", f"ISO14443:{tag}{run}", "csms.authorization.TokenState",
+                         token(f"{tag}{run}", 1, now, cap_energy_wh_per_month=20000))
+        await s.until(url, "select 1 from billing_token_terms having count(*) = 3")
+        # OVER: 15 kWh earlier this month, 6 kWh now: 21 kWh >= 20 kWh
+        # UNDER: 50 kWh last month (not counted), 15 kWh earlier this month, 4 kWh now: 19 kWh
+        sessions = [("UNDER", 1, now - timedelta(days=20), 51000, True),
+                    ("OVER", 2, now - timedelta(days=2), 16000, True),
+                    ("OVER", 3, now - timedelta(minutes=30), 7000, False),
+                    ("UNDER", 4, now - timedelta(days=2), 16000, True),
+                    ("UNDER", 5, now - timedelta(minutes=30), 5000, False),
+                    # PAIR: two sessions at once, 12 kWh each: each counts the other's
+                    ("PAIR", 6, now - timedelta(minutes=30), 13000, False),
+                    ("PAIR", 7, now - timedelta(minutes=30), 13000, False)]
+        for tag, tx, at, meter_wh, ended in sessions:
+            station = f"CS-{tx}{run}"
+            await _start_v16(p, station, f"{tag}{run}", tx, at, meter_wh)
+            if ended:
+                stop = {"transactionId": tx, "meterStop": meter_wh, "reason": "Local",
+                        "timestamp": (at + timedelta(minutes=20)).isoformat()}
+                await p.exchange(station, "ocpp1.6", "StopTransaction", stop, {}, at + timedelta(minutes=20))
+        await s.until(url, _ALL_OF.format(n=3, where="ended and total_incl_vat is not null"))
+        await s.until(url, _ALL_OF.format(n=4, where="not ended and energy_wh > 0"))
+    settings = BillingSettings(database_url=url, kafka=kafka_settings)
+    engine = make_engine(settings)
+    try:
+        done = await housekeeping.housekeeping_round(BillingDeps(settings, SessionCache(0)), engine, AvroCodec(),
+                                                     load_topics().with_prefix(kafka_settings.topic_prefix), now)
+    finally:
+        await engine.dispose()
+    stopped = await s.fetch(url, "select session_id from billing_sessions where stop_requested_at is not null")
+
+    assert done.stops == 3
+    assert sorted(r["session_id"] for r in stopped) == [f"CS-3{run}:3", f"CS-6{run}:6", f"CS-7{run}:7"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 from processors.billing.domain import BudgetCaps
-from processors.billing.terms import connector_type_of, session_caps
+from processors.billing.terms import MonthUsed, connector_type_of, month_start, session_caps
 
 TYPES = {"1/1": "sCCS2", "1/2": "cCCS2", "2/1": "sType2", "3/1": "sType2", "3/2": "sType2"}
 
@@ -25,7 +26,8 @@ def test_a_connector_type_is_the_exact_connector_else_the_one_type_of_the_evse()
 
 def _row(**values: Any) -> SimpleNamespace:
     fields = ("max_energy_wh", "max_duration_s", "max_amount", "cap_energy_wh_per_session",
-              "cap_seconds_per_session", "cap_money_per_session", "cap_currency")
+              "cap_seconds_per_session", "cap_money_per_session", "cap_currency", "cap_energy_wh_per_month",
+              "cap_seconds_per_month", "cap_money_per_month")
     return SimpleNamespace(**{f: values.get(f) for f in fields})
 
 
@@ -44,3 +46,21 @@ def test_a_money_cap_of_auth_tokens_applies_only_in_its_currency() -> None:
     assert session_caps(_row(**auth), "CHF").max_amount is None
     assert session_caps(_row(**auth), None).max_amount is None  # no tariff yet: no price to compare
     assert session_caps(_row(**auth, max_amount=Decimal("7")), "CHF").max_amount == Decimal("7")
+
+
+def test_monthly_caps_lower_the_session_caps_to_what_the_month_leaves() -> None:
+    month = MonthUsed(energy_wh=Decimal(15000), seconds=Decimal(3000), money=Decimal("18.00"))
+    row = _row(cap_energy_wh_per_session=8000, cap_money_per_session=Decimal("10.00"), cap_currency="EUR",
+               cap_energy_wh_per_month=20000, cap_seconds_per_month=3600, cap_money_per_month=Decimal("25.00"))
+    assert session_caps(row, "EUR", month) == BudgetCaps(Decimal(5000), 600, Decimal("7.00"))
+    nothing = MonthUsed(Decimal(0), Decimal(0), Decimal(0))
+    assert session_caps(row, "EUR", nothing) == BudgetCaps(Decimal(8000), 3600, Decimal("10.00"))
+    spent = MonthUsed(energy_wh=Decimal(25000), seconds=Decimal(4000), money=Decimal(0))
+    assert session_caps(row, "EUR", spent) == BudgetCaps(Decimal(-5000), 0, Decimal("10.00"))  # stop at once
+    assert session_caps(row, "CHF", month).max_amount is None  # money caps only in their currency
+
+
+def test_the_month_starts_at_midnight_utc_of_its_first_day() -> None:
+    assert month_start(datetime(2026, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == datetime(
+        2026, 2, 1, tzinfo=UTC)
+    assert month_start(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2026, 12, 1, tzinfo=UTC)
