@@ -64,11 +64,14 @@ class OutboxRelay:
 
     async def _publish_until_stopped(self, stop: asyncio.Event, lock_conn: AsyncConnection) -> None:
         while not stop.is_set():
+            # cleared before reading the outbox, never after: a commit that wakes us while this round runs (its
+            # rows may be after our snapshot) keeps the event set, so the next wait returns at once
+            self.wakeup.clear()
             published = await self.publish_once()
             if published == 0:
                 await lock_conn.execute(sa.text("select 1"))  # notices a lost lock connection
                 await lock_conn.commit()
-                await self._sleep(stop, self.idle_poll)
+                await self._sleep(stop, self.idle_poll, clear=False)
 
     async def publish_once(self) -> int:
         """Publish up to `batch` rows; return how many."""
@@ -108,8 +111,9 @@ class OutboxRelay:
             futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        self.wakeup.clear()
+    async def _sleep(self, stop: asyncio.Event, seconds: float, *, clear: bool = True) -> None:
+        if clear:
+            self.wakeup.clear()
         waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
