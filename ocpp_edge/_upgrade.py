@@ -27,8 +27,10 @@ __all__ = ["Admit", "Refuse", "Request", "UpgradeGate", "WsOptions"]
 
 log = get_logger(__name__)
 MAX_HEAD = 16 * 1024  # request line and headers; more is refused with 431
-_PICOWS_LOG = logging.getLogger("picows.edge")
-_PICOWS_LOG.setLevel(logging.WARNING)  # picows logs every accepted connection at INFO
+_PICOWS_LOGGER = logging.getLogger("picows.edge")
+_PICOWS_LOGGER.setLevel(logging.WARNING)  # picows logs every accepted connection at INFO
+# An adapter, not the Logger: given a Logger, picows builds a child Logger object for every connection.
+_PICOWS_LOG = logging.LoggerAdapter(_PICOWS_LOGGER, {})
 
 
 @dataclass(frozen=True, slots=True)
