@@ -92,17 +92,34 @@ def _window(state: SessionState, until: datetime | None) -> tuple[datetime, date
     return state.started_at, max(end, state.started_at)
 
 
-def _marks(state: SessionState, tariff: Tariff, start: datetime, end: datetime) -> list[datetime]:
-    """Every instant inside [start, end] at which an element may start or stop applying."""
-    marks = {start, end, *(t for t, _ in state.series.points), *(t for t, _ in state.currents)}
+def _marks(
+    state: SessionState, tariff: Tariff, start: datetime, end: datetime, *, every_sample: bool = False
+) -> list[datetime]:
+    """Every instant inside [start, end] at which an element may start or stop applying.
+
+    Meter samples are cuts only when a restriction looks at the energy curve (power, kWh), current samples only
+    when one looks at the current, and both whenever the zone's UTC offset changes in the window (a local clock
+    that jumps) or the register goes down; between the other cuts every restriction gives one verdict, so the
+    same cost comes out of fewer periods (`every_sample` keeps them all: what the tests compare with)."""
+    marks = {start, end}
     if state.idle_from is not None:
         marks.add(state.idle_from)
     restrictions = [e.restrictions for e in tariff.elements if e.restrictions is not None]
     clock = {datetime.min.time()} | {t for r in restrictions for t in (r.start_time, r.end_time) if t}
     zone, day = tariff.zone, start.astimezone(tariff.zone).date() - timedelta(days=1)
+    offsets = set()
     while day <= end.astimezone(zone).date() + timedelta(days=1):
         marks.update(datetime.combine(day, t, zone).astimezone(UTC) for t in clock)
+        offsets.add(datetime.combine(day, datetime.min.time(), zone).utcoffset())
         day += timedelta(days=1)
+    points = state.series.points
+    # a period's energy is never negative, so a register that goes down must be cut where it does
+    every_sample = every_sample or len(offsets) > 1 or any(b[1] < a[1] for a, b in itertools.pairwise(points))
+    if every_sample or any(r.min_power is not None or r.max_power is not None or r.min_kwh is not None
+                           or r.max_kwh is not None for r in restrictions):
+        marks.update(t for t, _ in points)
+    if every_sample or any(r.min_current is not None or r.max_current is not None for r in restrictions):
+        marks.update(t for t, _ in state.currents)
     for r in restrictions:
         marks.update(start + timedelta(seconds=s) for s in (r.min_duration, r.max_duration) if s is not None)
         for kwh in (r.min_kwh, r.max_kwh):
