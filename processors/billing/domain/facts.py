@@ -55,6 +55,7 @@ class _Stream:
         self._base: dict[datetime, Decimal] = {}
         self._anchors: dict[str, tuple[datetime, Decimal]] = {}
         self._policy = policy
+        self._points: tuple[tuple[datetime, Decimal], ...] | None = ()  # None: to rebuild from times/values
         self.regressions: dict[datetime, str] = {}
         self.surges: dict[datetime, str] = {}
 
@@ -76,11 +77,16 @@ class _Stream:
             self._refresh(t)
 
     def points(self) -> tuple[tuple[datetime, Decimal], ...]:
-        return tuple(zip(self.times, map(self.values.__getitem__, self.times), strict=True))
+        points = self._points
+        if points is None:
+            points = self._points = tuple(zip(self.times, map(self.values.__getitem__, self.times), strict=True))
+        return points
 
     def _effective(self, t: datetime) -> Decimal | None:
-        candidates = [v for at, v in self._anchors.values() if at == t]
         base = self._base.get(t)
+        if not self._anchors:
+            return base
+        candidates = [v for at, v in self._anchors.values() if at == t]
         if base is not None:
             candidates.append(base)
         return max(candidates, default=None)
@@ -89,7 +95,16 @@ class _Stream:
         new, old = self._effective(t), self.values.get(t)
         if new == old:
             return
-        i = bisect.bisect_left(self.times, t)
+        times = self.times
+        if old is None and new is not None and (not times or t > times[-1]):  # the usual case: a later sample
+            points = self._points
+            times.append(t)
+            self.values[t] = new
+            self._points = None if points is None else (*points, (t, new))
+            self._check(len(times) - 1)
+            return
+        self._points = None
+        i = bisect.bisect_left(times, t)
         if new is None:
             self._forget(i)
             self._forget(i + 1)
