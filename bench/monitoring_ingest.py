@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import orjson
+import psutil
 
 from csms.kafka import apply_topics, make_producer
 from csms.settings import KafkaSettings
@@ -37,7 +38,7 @@ MEASURANDS = [("Energy.Active.Import.Register", None, "Wh"), ("Power.Active.Impo
               ("Temperature", None, "Celsius")]
 
 
-def _pair(codec: AvroCodec, station: str, i: int, now: datetime) -> list[tuple[bytes, bytes, list]]:
+def _pair(codec: AvroCodec, station: str, i: int, now: datetime) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     ts = now.isoformat().replace("+00:00", "Z")
     request = orjson.dumps({"connectorId": 1, "transactionId": 1, "meterValue": [{"timestamp": ts, "sampledValue": [
         {"value": str(1000 + i + k), "measurand": m, **({"phase": p} if p else {}), "unit": u,
@@ -92,6 +93,35 @@ async def newest_lag(conn: asyncpg.Connection) -> float | None:
     return None
 
 
+class CpuMeter:
+    """CPU seconds used by this process (the processor runs in it) and by the PostgreSQL backends serving the bench
+    database: what a message costs, whatever else the shared box is doing (wall-clock rates depend on that)."""
+
+    def __init__(self, database: str) -> None:
+        self.me = psutil.Process()
+        self.database = database
+        self.backends: dict[int, psutil.Process] = {}
+
+    def _scan(self) -> None:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info["cmdline"] or []
+            if proc.info["pid"] not in self.backends and any(f" {self.database} " in f" {part} " for part in cmdline):
+                self.backends[proc.info["pid"]] = proc
+
+    def read(self) -> tuple[float, float]:
+        """(this process's CPU seconds, the bench database's backends' CPU seconds) so far."""
+        self._scan()
+        mine = self.me.cpu_times()
+        pg = 0.0
+        for proc in self.backends.values():
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue  # a backend that ended: its time is lost, so keep connections open across a reading
+            pg += times.user + times.system
+        return mine.user + mine.system, pg
+
+
 async def main(args: argparse.Namespace) -> None:
     started = await asyncio.to_thread(infra.start)
     kafka = KafkaSettings(bootstrap=started.bootstrap, topic_prefix=infra.unique("mbench") + ".")
@@ -116,12 +146,18 @@ async def main(args: argparse.Namespace) -> None:
         total = 2 * args.messages
         while await consumed(conn) < min(total, 4000):  # noqa: ASYNC110 (polling the database)
             await asyncio.sleep(0.05)
-        first, t_first = await consumed(conn), time.perf_counter()
+        meter = CpuMeter(name)
+        first, t_first, cpu_first = await consumed(conn), time.perf_counter(), meter.read()
         while await consumed(conn) < total:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - t_first
+        cpu_last = meter.read()
         rate = (total - first) / 2 / elapsed
         print(f"backlog: {rate:,.0f} messages/s = {rate * 10:,.0f} sampled values/s (batch {args.batch})")
+        values = (total - first) / 2 * 10
+        print(f"backlog CPU per sampled value: processor process {(cpu_last[0] - cpu_first[0]) / values * 1e6:.1f} us, "
+              f"PostgreSQL backends {(cpu_last[1] - cpu_first[1]) / values * 1e6:.1f} us (load average "
+              f"{' '.join(f'{x:.1f}' for x in psutil.getloadavg())})")
         await conn.execute("insert into alert_rules values ('silence', 'bench', 'NO_HEARTBEAT', 'WARNING', 'ALL', "
                            "null, '{\"seconds\": 5}', 0, null, 1, true, now(), now(), null)")
         lags: list[float] = []
