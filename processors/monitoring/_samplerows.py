@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from processors.monitoring._copy import _FIELDS, _FLOAT, _INT, HEADER, TRAILER, _text, _time
+from processors.monitoring._copy import _FIELDS, _FLOAT, _INT, _NULL, HEADER, TRAILER, _text, _time
 from processors.monitoring.domain.health import TRUST_FUTURE, TRUST_PAST, parse_time
 from processors.monitoring.domain.samples import _ISO, DEFAULT_MEASURAND, SCALED_UNITS, _int, _value, _where
 
@@ -39,11 +39,13 @@ class SampleRows:
         # (station, transaction) -> [min evse, min connector, min Wh, max Wh], as _timeseries.register_spans
         self.spans: dict[tuple[str, str], list[Any]] = {}
         self._described: dict[tuple[Any, ...], _Description] = {}
+        self._times: dict[str, tuple[datetime | None, bytes]] = {}
+        self._places: dict[tuple[str, int, int, str | None], bytes] = {}
         self._generic: dict[tuple[str | None, ...], bytes] = {}
 
     def streams(self) -> dict[date, bytes]:
         """The binary COPY stream of each day's rows."""
-        return {day: b"".join((*parts, TRAILER)) for day, parts in self.days.items()}
+        return {day: b"".join((*parts, TRAILER)) for day, parts in self.days.items() if len(parts) > 1}
 
     def add(self, station_id: str, received_at: datetime, v2: bool, action: str, request: Any) -> None:
         """Add the numeric sampled values of one charger message (MeterValues, StopTransaction, TransactionEvent)."""
@@ -53,38 +55,47 @@ class SampleRows:
         if type(meter_values) is not list:
             return
         earliest, latest = received_at - TRUST_PAST, received_at + TRUST_FUTURE
-        received, place = _time(received_at), _text(station_id) + _INT.pack(4, evse) + _INT.pack(4, connector)
-        place += _text(tx)
+        received = _time(received_at)
+        place = self._places.get((station_id, evse, connector, tx))
+        if place is None:
+            place = _text(station_id) + _INT.pack(4, evse) + _INT.pack(4, connector) + _text(tx)
+            self._places[(station_id, evse, connector, tx)] = place
+        span = None if tx is None else (station_id, tx)
         for mv in meter_values:
             if type(mv) is not dict or type(sampled := mv.get("sampledValue")) is not list:
                 continue
             raw_ts = mv.get("timestamp")
-            charger_ts = parse_time(raw_ts) if type(raw_ts) is str and _ISO.fullmatch(raw_ts) else None
-            charger = _time(charger_ts)
+            if type(raw_ts) is str:
+                known = self._times.get(raw_ts)  # chargers sampling on the clock share timestamps
+                if known is None:
+                    parsed = parse_time(raw_ts) if _ISO.fullmatch(raw_ts) else None
+                    known = self._times[raw_ts] = (parsed, _time(parsed))
+                charger_ts, charger = known
+            else:
+                charger_ts, charger = None, _NULL
             if charger_ts is not None and earliest <= charger_ts <= latest:
                 ts, shared = charger_ts, b"".join((_FIELDS, charger, received, charger, place))
             else:
                 ts, shared = received_at, b"".join((_FIELDS, received, received, charger, place))
-            rows = self._rows(shared, v2, sampled, None if tx is None else (station_id, tx), evse, connector)
-            if not rows:
-                continue
-            self.count += len(rows) // 3
             day = ts.date()
             parts = self.days.get(day)
             if parts is None:
                 parts = self.days[day] = [HEADER]
-            parts += rows
+            added = self._rows(parts, shared, v2, sampled, span, evse, connector)
+            if not added:
+                continue
+            self.count += added
             if self.lo is None or ts < self.lo:
                 self.lo = ts
             if self.hi is None or ts > self.hi:
                 self.hi = ts
 
-    def _rows(self, shared: bytes, v2: bool, sampled: list[Any], span: tuple[str, str] | None, evse: int,
-              connector: int) -> list[bytes]:
-        """(shared, description, value) byte triples of an entry's numeric values; its energy register values in Wh
-        widen the session's span (`span` = (station, transaction), None without a transaction). Called per entry:
-        kept flat on purpose."""
-        rows: list[bytes] = []
+    def _rows(self, rows: list[bytes], shared: bytes, v2: bool, sampled: list[Any], span: tuple[str, str] | None,
+              evse: int, connector: int) -> int:
+        """Append (shared, description, value) byte triples of an entry's numeric values to `rows`; returns how many.
+        Energy register values in Wh widen the session's span (`span` = (station, transaction), None without a
+        transaction). Called per entry: kept flat on purpose."""
+        before = len(rows)
         described, pack = self._described, _FLOAT.pack
         for sv in sampled:
             if type(sv) is not dict:
@@ -138,7 +149,7 @@ class SampleRows:
             rows += (shared, data, pack(8, value))
             if register and span is not None:
                 self._widen(span, evse, connector, value)
-        return rows
+        return (len(rows) - before) // 3
 
     def _describe(self, key: tuple[Any, ...], sv: dict[str, Any], v2: bool) -> _Description | None:
         """Normalise a value description once per batch (as samples._value does), or None when it is not made of
