@@ -32,6 +32,7 @@ log = get_logger(__name__)
 IN, OUT = "CHARGER_TO_CSMS", "CSMS_TO_CHARGER"
 _TEXT, _BINARY, _CONTINUATION, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
 _ABNORMAL = 1006  # RFC 6455 7.1.5: closed without a close frame
+INBOX_HIGH = 4  # messages waiting in a session's inbox before the socket stops being read (as websockets' max_queue)
 
 
 class AnswerCache:
@@ -74,6 +75,7 @@ class ChargePointSession(WSListener):
         self._fragment_bytes = 0
         self._disconnected = asyncio.get_running_loop().create_future()
         self._abort: asyncio.TimerHandle | None = None
+        self._reading_paused = False
 
     # -- picows callbacks (in the event loop, synchronous) -------------------------------------------------
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -113,7 +115,11 @@ class ChargePointSession(WSListener):
         self._wake()
 
     def _received(self, message: bytes) -> None:
+        """Queue a message; a charger that sends faster than it is served stops being read (backpressure)."""
         self._inbox.append(message)
+        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.underlying_transport.pause_reading()
         self._wake()
 
     def _wake(self) -> None:
@@ -187,7 +193,11 @@ class ChargePointSession(WSListener):
                 await self._wakeup
                 continue
             started = time.perf_counter()
-            await self.on_frame(inbox.popleft(), datetime.now(UTC))
+            message = inbox.popleft()
+            if self._reading_paused and not inbox and self.is_open:
+                self._reading_paused = False
+                self.transport.underlying_transport.resume_reading()  # type: ignore[union-attr]
+            await self.on_frame(message, datetime.now(UTC))
             observe(time.perf_counter() - started)
 
     async def on_frame(self, raw: str | bytes, received_at: datetime) -> None:

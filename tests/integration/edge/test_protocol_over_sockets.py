@@ -158,6 +158,17 @@ async def test_a_fragmented_message_over_the_limit_closes_with_1009(edge):
     assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1009
 
 
+async def test_pipelined_calls_are_answered_in_order(edge):
+    """A charger that does not wait for answers is read more slowly (backpressure), never dropped or reordered."""
+    ws = await open_ws(edge, f"PIPE-{uuid.uuid4().hex[:6]}", "ocpp1.6")
+    for n in range(40):
+        await ws.send(orjson.dumps([2, f"m{n}", "Heartbeat", {}]).decode())
+    replies = [orjson.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(40)]
+    assert [r[1] for r in replies] == [f"m{n}" for n in range(40)]
+    assert all(r[0] == 3 for r in replies)
+    await ws.close()
+
+
 async def test_pings_from_the_charger_are_answered(edge):
     ws = await open_ws(edge, "PING1", "ocpp1.6")
     latency = await asyncio.wait_for(await ws.ping(b"are you there"), 10)
