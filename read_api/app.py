@@ -41,7 +41,8 @@ from read_api.webhooks import WebhookDispatcher
 from schemas import AvroCodec, TopicCatalog, load_topics
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-ROUTERS = (health, auth, stations, locations, drivers, tokens, tariffs, sessions, invoices, payments, wallets,
+# stations first: a request is matched against the routes in this order, and the station list is the hottest read
+ROUTERS = (stations, health, auth, locations, drivers, tokens, tariffs, sessions, invoices, payments, wallets,
            alerts, reports, misc, webhooks, dashboard)
 
 

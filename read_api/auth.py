@@ -156,13 +156,23 @@ async def authenticate(request: Request) -> Principal:
     raise unauthorized("authentication required")
 
 
+def admit(principal: Principal, roles: tuple[str, ...]) -> Principal:
+    """`principal` if its role is one of `roles`; 403 otherwise."""
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not use this endpoint")
+    return principal
+
+
+async def authorize(request: Request, roles: tuple[str, ...]) -> Principal:
+    """`allow(*roles)` as a plain call, for routes served without FastAPI's dependency solving (read_api.lean)."""
+    return admit(await authenticate(request), roles)
+
+
 def allow(*roles: str) -> Any:
     """A dependency that authenticates the caller and admits only `roles`."""
 
     async def admitted(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(f"role {principal.role} may not use this endpoint")
-        return principal
+        return admit(principal, roles)
 
     admitted.roles = roles  # type: ignore[attr-defined]  # read by the dashboard and docs, not by checks
     return Depends(admitted)

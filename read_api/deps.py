@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,9 @@ class Databases:
                                        max_overflow=4, pool_pre_ping=True)
         self.domains: dict[str, AsyncEngine] = {
             name: _read_engine(settings.domain_url(name), settings.pool_size) for name in DOMAIN_DATABASES}
+        self._settings = settings
+        self._drivers: dict[str, asyncpg.Pool] = {}
+        self._opening = asyncio.Lock()
 
     @asynccontextmanager
     async def read(self, domain: str) -> AsyncIterator[AsyncConnection]:
@@ -57,9 +61,38 @@ class Databases:
         finally:
             await conn.close()
 
+    @asynccontextmanager
+    async def driver(self, domain: str) -> AsyncIterator[Any]:
+        """A plain asyncpg connection to `domain`'s store, for the hottest reads (the station list): no SQLAlchemy
+        pool, greenlet or connection wrapper in the path. Same session rules as `read` (autocommit, read-only), and
+        nothing to reset on release: these sessions change no state, so the pool's reset round trip is skipped."""
+        pool = self._drivers.get(domain) or await self._open_driver_pool(domain)
+        try:
+            conn = await pool.acquire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise Unavailable(f"the {domain} store is not reachable") from exc
+        try:
+            yield conn
+        except asyncpg.UndefinedTableError as exc:
+            raise Unavailable(f"the {domain} store is not migrated yet") from exc
+        finally:
+            await pool.release(conn)
+
+    async def _open_driver_pool(self, domain: str) -> asyncpg.Pool:
+        """Created on first use (no connection at start, so the API starts while a store is down)."""
+        async with self._opening:
+            if domain not in self._drivers:
+                self._drivers[domain] = await asyncpg.create_pool(
+                    self._settings.domain_url(domain), min_size=0, max_size=self._settings.pool_size,
+                    reset=_keep_session, server_settings={"default_transaction_read_only": "on",
+                                                          "application_name": "csms-read-api"})
+            return self._drivers[domain]
+
     async def dispose(self) -> None:
         for engine in (self.api, *self.domains.values()):
             await engine.dispose()
+        for pool in self._drivers.values():
+            await pool.close()
 
 
 @dataclass
@@ -83,6 +116,11 @@ def _read_engine(url: str, pool_size: int) -> AsyncEngine:
         connect_args={"server_settings": {"default_transaction_read_only": "on"}})
     sa.event.listen(engine.sync_engine, "checkout", _drop_closed)
     return engine
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool release hook: nothing to reset on a read-only autocommit session (asyncpg still rolls back an open
+    transaction first, and a closed connection is replaced at the next acquire)."""
 
 
 def _drop_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

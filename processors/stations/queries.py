@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -150,9 +150,11 @@ def _limit(limit: int) -> int:
     return max(1, min(limit, MAX_LIMIT))
 
 
+# the columns are named and ordered as the API's JSON summary; coordinates as text (the exact numeric, no Decimal)
 _SUMMARY_SQL = """
-select s.id, s.name, s.status, s.operator_id, s.location_id, {lat} as lat, {lon} as lon, s.address, s.online,
-       s.last_seen_at, s.ocpp_version, c.types, c.available, {distance} as distance
+select s.id, s.name, s.status, s.operator_id, s.location_id, ({lat})::text as latitude,
+       ({lon})::text as longitude, s.address, s.online, s.last_seen_at, s.ocpp_version, c.types as connector_types,
+       c.available as connectors_available, {distance} as distance_m
 from stations s
 left join locations l on l.id = s.location_id
 cross join lateral (
@@ -211,6 +213,57 @@ def _like(text: str) -> str:
     return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
+class Fetcher(Protocol):
+    """What the station list needs of a connection: asyncpg's `fetch` (an asyncpg connection or pool proxy)."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+
+async def station_page(
+    driver: Fetcher,
+    *,
+    status: str | None = None,
+    operator_id: str | None = None,
+    location_id: str | None = None,
+    connector_type: str | None = None,
+    online: bool | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    near: tuple[float, float, float] | None = None,
+    search: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[dict[str, Any]]:
+    """Stations filtered by status, operator, location, connector type, online, bounding box
+    (min_lat, min_lon, max_lat, max_lon), radius (lat, lon, metres) and a text search on id/name/address;
+    ordered by id. A station without its own coordinates uses its location's. Each item is a JSON-ready dict with
+    the fields of `StationSummary`, in its order (coordinates as the exact numeric's text).
+
+    The hottest read of the API (the fleet list): one prepared statement per page on an asyncpg connection
+    (connector types and the available count aggregated per station in a lateral sub-select over the connectors'
+    primary key; types are de-duplicated here, which is cheaper than a DISTINCT aggregate's sort per station), no
+    SQL built or compiled per call (SQLAlchemy's statement building, compilation and row processing cost ~10x the
+    statement's own execution here), and rows become plain dicts (no per-row object or Decimal to serialise)."""
+    given: dict[str, Any] = {
+        "status": status or None, "operator_id": operator_id or None, "location_id": location_id or None,
+        "online": online, "connector_type": connector_type or None, "bbox": bbox or None,
+        "search": _like(search) if search else None, "after": after or None}
+    args: list[Any] = list(near) if near else []
+    for name in _FILTERS:
+        value = given[name]
+        if value is not None:
+            args.extend(value if name == "bbox" else (value,))
+    n = _limit(limit)
+    sql = _summary_sql(frozenset(k for k, v in given.items() if v is not None), near is not None, n + 1)
+    rows = await driver.fetch(sql, *args)
+    items = []
+    for row in rows[:n]:
+        item = dict(row.items())
+        types = item["connector_types"]
+        item["connector_types"] = sorted(set(types)) if types else []
+        items.append(item)
+    return Page(items, items[-1]["id"] if len(rows) > n else None)
+
+
 async def list_stations(
     conn: AsyncConnection,
     *,
@@ -225,34 +278,19 @@ async def list_stations(
     after: str | None = None,
     limit: int = 50,
 ) -> Page[StationSummary]:
-    """Stations filtered by status, operator, location, connector type, online, bounding box
-    (min_lat, min_lon, max_lat, max_lon), radius (lat, lon, metres) and a text search on id/name/address;
-    ordered by id. A station without its own coordinates uses its location's.
-
-    The hottest read of the API (the fleet list): one prepared statement per page (connector types and the
-    available count aggregated per station in a lateral sub-select over the connectors' primary key; types are
-    de-duplicated here, which is cheaper than a DISTINCT aggregate's sort per station), run on the driver
-    connection, so no SQL is built or compiled per call (SQLAlchemy's statement building, compilation and row
-    processing cost ~10x the statement's own execution here)."""
-    given: dict[str, Any] = {
-        "status": status or None, "operator_id": operator_id or None, "location_id": location_id or None,
-        "online": online, "connector_type": connector_type or None, "bbox": bbox or None,
-        "search": _like(search) if search else None, "after": after or None}
-    args: list[Any] = list(near) if near else []
-    for name in _FILTERS:
-        value = given[name]
-        if value is not None:
-            args.extend(value if name == "bbox" else (value,))
-    n = _limit(limit)
-    sql = _summary_sql(frozenset(k for k, v in given.items() if v is not None), near is not None, n + 1)
+    """`station_page` on a SQLAlchemy connection, as `StationSummary` objects (coordinates as Decimal)."""
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
-    rows = await driver.fetch(sql, *args)
-    items = [StationSummary(
-        id=r[0], name=r[1], status=r[2], operator_id=r[3], location_id=r[4], latitude=r[5], longitude=r[6],
-        address=r[7], online=r[8], last_seen_at=r[9], ocpp_version=r[10], connector_types=sorted(set(r[11] or ())),
-        connectors_available=r[12], distance_m=r[13]) for r in rows[:n]]
-    return Page(items, items[-1].id if len(rows) > n else None)
+    found = await station_page(driver, status=status, operator_id=operator_id, location_id=location_id,
+                               connector_type=connector_type, online=online, bbox=bbox, near=near, search=search,
+                               after=after, limit=limit)
+    items = [StationSummary(**{**item, "latitude": _decimal(item["latitude"]),
+                               "longitude": _decimal(item["longitude"])}) for item in found.items]
+    return Page(items, found.next_cursor)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 async def get_station(conn: AsyncConnection, station_id: str) -> StationDetail | None:

@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import orjson
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from ocpp_edge.protocol import CSMS_INITIATED, ProtocolViolation, validate_call
 from processors.stations import queries as sq
-from read_api.auth import Admin, Anyone, Reader, Staff
+from read_api.auth import EVERYONE, Admin, Anyone, Principal, Reader, Staff
 from read_api.commands import respond
 from read_api.deps import api_state
 from read_api.errors import ApiError, NotFound
+from read_api.lean import lean_get
 from read_api.models import ERRORS
 from read_api.pagination import decode_cursor, encode_cursor, page
 from read_api.responses import etagged
-from read_api.routes._common import Cursor, Limit, OptionalPayload, Payload, Sort, command, merged
+from read_api.routes._common import Cursor, Limit, OptionalPayload, Payload, command, merged
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=ERRORS)
 StationId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -37,24 +40,36 @@ def _floats(raw: str | None, n: int, name: str) -> tuple[float, ...] | None:
     return values
 
 
-@router.get("", summary="Stations with live connector status")
-async def list_stations(
-    request: Request, _: Anyone, status: str | None = None, operator: str | None = None,
-    location: str | None = None, connector_type: str | None = None, online: bool | None = None,
-    bbox: Annotated[str | None, Query(description="min_lat,min_lon,max_lat,max_lon")] = None,
-    near: Annotated[str | None, Query(description="lat,lon,radius_m")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="text in id, name or address")] = None,
-    sort: Sort = None, cursor: Cursor = None, limit: Limit = 50,
-) -> Response:
-    if sort not in (None, "id"):
+class StationQuery(BaseModel):
+    """The station list's query parameters (documented in OpenAPI as separate parameters)."""
+
+    status: str | None = Field(None, description="registration status, e.g. ACCEPTED, PENDING")
+    operator: str | None = Field(None, description="operator id")
+    location: str | None = Field(None, description="location id")
+    connector_type: str | None = Field(None, description="stations with at least one connector of this type")
+    online: bool | None = Field(None, description="connected to an edge now")
+    bbox: str | None = Field(None, description="min_lat,min_lon,max_lat,max_lon")
+    near: str | None = Field(None, description="lat,lon,radius_m (adds `distance_m` to each item)")
+    q: str | None = Field(None, max_length=100, description="text in id, name or address")
+    sort: str | None = Field(None, description="`id` only (keyset pagination)")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page")
+    limit: int = Field(50, ge=1, le=500, description="page size")
+
+
+@lean_get(router, "", roles=EVERYONE, query=StationQuery, summary="Stations with live connector status")
+async def list_stations(request: Request, _: Principal, query: StationQuery) -> Response:
+    """Keyset-paginated by id; connector types and the number of available connectors per station."""
+    if query.sort not in (None, "id"):
         raise ApiError(422, "stations sort by id only (keyset pagination)", details={"sortable": ["id"]})
-    after = decode_cursor(cursor).get("after")
-    async with api_state(request).db.read("stations") as conn:
-        result = await sq.list_stations(
-            conn, status=status, operator_id=operator, location_id=location, connector_type=connector_type,
-            online=online, bbox=_floats(bbox, 4, "bbox"), near=_floats(near, 3, "near"),  # type: ignore[arg-type]
-            search=q, after=after, limit=limit)
-    return page(result.items, encode_cursor({"after": result.next_cursor}) if result.next_cursor else None)
+    after = decode_cursor(query.cursor).get("after")
+    bbox, near = _floats(query.bbox, 4, "bbox"), _floats(query.near, 3, "near")
+    async with api_state(request).db.driver("stations") as conn:
+        result = await sq.station_page(
+            conn, status=query.status, operator_id=query.operator, location_id=query.location,
+            connector_type=query.connector_type, online=query.online, bbox=bbox, near=near,  # type: ignore[arg-type]
+            search=query.q, after=after, limit=query.limit)
+    next_cursor = encode_cursor({"after": result.next_cursor}) if result.next_cursor else None
+    return Response(orjson.dumps({"items": result.items, "next_cursor": next_cursor}), media_type="application/json")
 
 
 @router.get("/{station_id}", summary="One station with its EVSEs and connectors (ETag)")

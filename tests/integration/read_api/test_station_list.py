@@ -61,3 +61,18 @@ async def test_the_text_search_takes_like_wildcards_literally(api, admin_token):
                 [literal, other])), ("%", [literal])):
             found = (await c.get("/api/v1/stations", params={"operator": op, "q": text})).json()
             assert [s["id"] for s in found["items"]] == expected, text
+
+
+async def test_coordinates_are_the_stored_numerics_text_and_a_location_fills_missing_ones(api, admin_token):
+    op, on_equator, located = d.uid("OP"), d.uid("CS"), d.uid("CS")
+    location = d.uid("LOC")
+    await d.station(api, on_equator, operator=op, lat=0.0, lon=-0.5)
+    await d.station(api, located, operator=op)
+    await api.sql("stations", """insert into locations (id, name, operator_id, latitude, longitude, created_at,
+        updated_at) values ($1, 'Depot', $2, 48.1, 11.25, now(), now())""", location, op)
+    await api.sql("stations", "update stations set location_id = $1 where id = $2", location, located)
+    async with api.client(admin_token) as c:
+        items = (await c.get("/api/v1/stations", params={"operator": op})).json()["items"]
+    coordinates = {i["id"]: (i["latitude"], i["longitude"]) for i in items}
+    # str(Decimal) of a zero numeric(.., 8) would be "0E-8": the text is PostgreSQL's own rendering of the value
+    assert coordinates == {on_equator: ("0.00000000", "-0.50000000"), located: ("48.10000000", "11.25000000")}
