@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -24,6 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import psutil
 
 from tests import infra
 from tests.integration.domain_support import Feed
@@ -76,8 +78,48 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
     return status
 
 
-async def load(port: int, token: str, seconds: float, concurrency: int,
-               path: str = "/api/v1/stations?limit=50") -> dict[str, Any]:
+class CpuMeter:
+    """CPU seconds (user + system) used by the API's processes, the PostgreSQL backends serving it, this load
+    generator, and the whole box, between `start()` and `stop()`: the per-request cost of each, and how much of
+    the box the rest of the machine (other work) took meanwhile."""
+
+    def __init__(self, api_pid: int, backend_pids: list[int]) -> None:
+        self._api = psutil.Process(api_pid)
+        self._backends = [psutil.Process(p) for p in backend_pids]
+        self._me = psutil.Process()
+        self._start: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        api = [self._api, *self._api.children(recursive=True)]
+        box = psutil.cpu_times()
+        return {"api": _cpu(api), "postgres": _cpu(self._backends), "generator": _cpu([self._me]),
+                "box": box.user + box.system + box.nice + box.irq + box.softirq + getattr(box, "steal", 0.0),
+                "wall": time.perf_counter()}
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self, requests: int) -> dict[str, Any]:
+        end = self._read()
+        used = {k: end[k] - self._start[k] for k in end}
+        wall, n = used.pop("wall"), max(requests, 1)
+        others = used["box"] - used["api"] - used["postgres"] - used["generator"]
+        return {**{f"{k}_ms_per_request": used[k] * 1000 / n for k in ("api", "postgres", "generator")},
+                **{f"{k}_cores": used[k] / wall for k in ("api", "postgres", "generator", "box")},
+                "others_cores": others / wall, "box_cores_total": psutil.cpu_count()}
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+async def load(port: int, token: str, seconds: float, concurrency: int, path: str = "/api/v1/stations?limit=50",
+               meter: CpuMeter | None = None) -> dict[str, Any]:
     raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
     latencies: list[float] = []
     errors = 0
@@ -95,12 +137,16 @@ async def load(port: int, token: str, seconds: float, concurrency: int,
         finally:
             writer.close()
 
+    if meter is not None:
+        meter.start()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    q = statistics.quantiles(latencies, n=100)
+    cpu = meter.stop(len(latencies)) if meter is not None else None
+    q = statistics.quantiles(latencies, n=1000)
     return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+            "p50_ms": q[499] * 1000, "p99_ms": q[989] * 1000, "p999_ms": q[998] * 1000,
+            "max_ms": max(latencies) * 1000, **({"cpu": cpu} if cpu else {})}
 
 
 async def live_latency(settings: Any, token: str, events: int) -> dict[str, Any]:
@@ -135,6 +181,16 @@ async def live_latency(settings: Any, token: str, events: int) -> dict[str, Any]
     return {"events": len(latencies), "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "max_ms": max(latencies) * 1000}
 
 
+async def _backend_pids(url: str) -> list[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("select pid from pg_stat_activity where datname = current_database() "
+                                "and pid <> pg_backend_pid()")
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
 async def main(args: argparse.Namespace, real: infra.Infra) -> None:
     async with prepared(real) as (settings, urls):
         conn = await asyncpg.connect(urls["stations"])
@@ -158,14 +214,17 @@ async def main(args: argparse.Namespace, real: infra.Infra) -> None:
                          ).json()["access_token"]
                 first = (await client.get("/api/v1/stations?limit=50", headers={"Authorization": f"Bearer {token}"}))
                 assert len(first.json()["items"]) == 50
-            await load(settings.http_port, token, 3, args.concurrency)  # warm-up
-            result = await load(settings.http_port, token, args.seconds, args.concurrency)
+            await load(settings.http_port, token, 3, args.concurrency)  # warm-up: every pooled connection opened
+            meter = CpuMeter(proc.pid, await _backend_pids(urls["stations"]))
+            load_before = os.getloadavg()[0]
+            result = await load(settings.http_port, token, args.seconds, args.concurrency, meter=meter)
+            result["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             live = await live_latency(settings, token, args.events)
         finally:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 20)
     print(orjson.dumps({"stations": args.stations, "concurrency": args.concurrency, "workers": args.workers,
-                        "list": result, "live": live},
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"), "list": result, "live": live},
                        option=orjson.OPT_INDENT_2).decode())
 
 
