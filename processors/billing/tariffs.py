@@ -9,8 +9,9 @@ Payload (JSON, modelled on OCPI 2.2.1 `Tariff`; money and percentages are decima
                    "restrictions": {"start_time": "22:00", "end_time": "06:00"}}]}
 
 Assignment precedence (domain `select_tariff`): DRIVER_GROUP > CONNECTOR ("<station>/<evse>") > STATION > SITE
-(location id) > CONNECTOR_TYPE > OPERATOR_DEFAULT (key ""). A deleted tariff is never selected again; sessions
-that pinned one of its versions keep it.
+(location id) > CONNECTOR_TYPE (the stations registry's type: TYPE_1, TYPE_2, CCS1, CCS2, CHADEMO, GBT_AC, GBT_DC,
+NACS, SCHUKO, OTHER; see terms.connector_type_of) > OPERATOR_DEFAULT (key ""). A deleted tariff is never selected
+again; sessions that pinned one of its versions keep it.
 """
 
 from __future__ import annotations

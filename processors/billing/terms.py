@@ -42,7 +42,7 @@ token_terms = sa.Table(  # from auth.tokens (TokenState's membership_level and c
 connector_types = sa.Table(  # from stations.registry (its nullable `connectors` field)
     "billing_station_connector_types", metadata,
     sa.Column("station_id", sa.Text, primary_key=True),
-    sa.Column("types", JSONB, nullable=False),  # {"<evse id>/<connector id>": "sType2", ...}
+    sa.Column("types", JSONB, nullable=False),  # {"<evse id>/<connector id>": "TYPE_2", ...}
     sa.Column("version", sa.BigInteger, nullable=False),
 )
 
@@ -98,9 +98,9 @@ async def remember_connector_types(event: Event, uow: UnitOfWork) -> None:
 
 
 def connector_type_of(types: Mapping[str, str], evse_id: int | None, connector_id: int | None) -> str | None:
-    """The type of a session's connector: the exact `<evse>/<connector>`, else the one type all connectors of the
-    EVSE share (a 2.x session may name only its EVSE; a 1.6 session's EVSE is its connectorId). None when unknown
-    or ambiguous."""
+    """The type of a session's connector, as the stations registry names it (TYPE_2, CCS2...): the exact
+    `<evse>/<connector>`, else the one type all connectors of the EVSE share (a 2.x session may name only its
+    EVSE; a 1.6 session's EVSE is its connectorId). None when unknown or ambiguous."""
     if evse_id is None:
         return None
     if connector_id is not None and f"{evse_id}/{connector_id}" in types:

@@ -120,13 +120,13 @@ async def test_a_connector_type_tariff_is_selected_below_station_and_site(kafka_
         {"price_components": [{"type": "ENERGY", "price": "0.69"}]}]}
     async with s.billing(kafka_settings, url) as p:
         await _tariff(p, url, "DEFAULT", TARIFF)
-        await _tariff(p, url, "DC", dc, scope="CONNECTOR_TYPE", key="sCCS2")
+        await _tariff(p, url, "DC", dc, scope="CONNECTOR_TYPE", key="CCS2")
         # stations.registry's StationRegistryEntry has no `connectors` field yet (the stations processor's
         # contract): the connector types are put in billing's table directly, as its handler would store them
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("insert into billing_station_connector_types values ($1, $2, 1)", station,
-                               orjson.dumps({"1/1": "sCCS2", "2/1": "sType2"}).decode())
+                               orjson.dumps({"1/1": "CCS2", "2/1": "TYPE_2"}).decode())
         finally:
             await conn.close()
         for evse, tx in ((1, "tx-dc"), (2, "tx-ac")):
@@ -140,8 +140,8 @@ async def test_a_connector_type_tariff_is_selected_below_station_and_site(kafka_
 
     assert [(r["session_id"], r["tariff_id"]) for r in rows] == [(f"{station}:tx-ac", "DEFAULT"),
                                                                  (f"{station}:tx-dc", "DC")]
-    assert {(r["session_id"], r["connector_type"]) for r in terms} == {(f"{station}:tx-ac", "sType2"),
-                                                                       (f"{station}:tx-dc", "sCCS2")}
+    assert {(r["session_id"], r["connector_type"]) for r in terms} == {(f"{station}:tx-ac", "TYPE_2"),
+                                                                       (f"{station}:tx-dc", "CCS2")}
 
 
 async def test_a_session_reaching_a_cap_from_auth_tokens_is_stopped_through_ocpp_commands(

@@ -10,15 +10,15 @@ from typing import Any
 from processors.billing.domain import BudgetCaps
 from processors.billing.terms import MonthUsed, connector_type_of, month_start, session_caps
 
-TYPES = {"1/1": "sCCS2", "1/2": "cCCS2", "2/1": "sType2", "3/1": "sType2", "3/2": "sType2"}
+TYPES = {"1/1": "CCS2", "1/2": "CCS1", "2/1": "TYPE_2", "3/1": "TYPE_2", "3/2": "TYPE_2"}
 
 
 def test_a_connector_type_is_the_exact_connector_else_the_one_type_of_the_evse() -> None:
-    assert connector_type_of(TYPES, 1, 2) == "cCCS2"
-    assert connector_type_of(TYPES, 2, None) == "sType2"  # a 2.x session naming only its EVSE
-    assert connector_type_of(TYPES, 3, None) == "sType2"  # two connectors, one type
+    assert connector_type_of(TYPES, 1, 2) == "CCS1"
+    assert connector_type_of(TYPES, 2, None) == "TYPE_2"  # a 2.x session naming only its EVSE
+    assert connector_type_of(TYPES, 3, None) == "TYPE_2"  # two connectors, one type
     assert connector_type_of(TYPES, 1, None) is None  # two types on the EVSE: ambiguous
-    assert connector_type_of(TYPES, 2, 9) == "sType2"  # connector unknown to the registry: the EVSE's one type
+    assert connector_type_of(TYPES, 2, 9) == "TYPE_2"  # connector unknown to the registry: the EVSE's one type
     assert connector_type_of(TYPES, 4, 1) is None
     assert connector_type_of(TYPES, None, None) is None
     assert connector_type_of({}, 1, 1) is None
