@@ -27,6 +27,11 @@ pytestmark = pytest.mark.integration
 TARIFF = {"currency": "EUR", "vat_percent": "19", "membership_discounts": {"GOLD": "10"}, "elements": [
     {"price_components": [{"type": "FLAT", "price": "0.50"}]},
     {"price_components": [{"type": "ENERGY", "price": "0.40", "step_size": 1}]}]}
+def _until(url: str, sql: str, *args: Any) -> Any:
+    """`_support.until` with room for a box that other test suites and benchmarks load."""
+    return s.until(url, sql, *args, timeout=60)
+
+
 # the sessions matching `where`, once there are `n` of them
 _ALL_OF = ("select * from (select *, count(*) over () as n from billing_sessions where {where}) x "
            "where n = {n} order by session_id")
@@ -42,7 +47,7 @@ async def _tariff(p: s.Producer, url: str, tariff_id: str, body: dict, scope: st
                   key: str = "") -> None:
     await p.command("CreateTariff", {"id": tariff_id, **body}, tariff_id)
     await p.command("AssignTariff", {"scope": scope, "key": key, "tariff_id": tariff_id}, tariff_id)
-    await s.until(url, "select 1 from billing_tariff_assignments where tariff_id = $1", tariff_id)
+    await _until(url, "select 1 from billing_tariff_assignments where tariff_id = $1", tariff_id)
 
 
 def _mv(at: datetime, wh: int) -> dict:
@@ -83,23 +88,23 @@ async def test_the_membership_level_known_at_the_start_prices_the_session(kafka_
         await p.send("auth.tokens", "ISO14443:PLAIN", "csms.authorization.TokenState",
                      token("PLAIN", 1, t0, driver_id="d-plain", membership_level="BASIC"))
         await _tariff(p, url, "TM", TARIFF)
-        await s.until(url, "select 1 from billing_token_terms where id_token = 'PLAIN'")
+        await _until(url, "select 1 from billing_token_terms where id_token = 'PLAIN'")
         await _start_v16(p, station, "GOLD1", 1, t0, 6000)
         await _start_v16(p, station + "b", "PLAIN", 2, t0, 6000)
-        await s.until(url, "select 1 from billing_session_terms where session_id = $1", f"{station}:1")
+        await _until(url, "select 1 from billing_session_terms where session_id = $1", f"{station}:1")
         # the driver is moved down to BASIC while the session runs: the session keeps its GOLD discount
         await p.send("auth.tokens", "ISO14443:GOLD1", "csms.authorization.TokenState",
                      token("GOLD1", 2, t0, driver_id="d-gold", membership_level="BASIC"))
-        await s.until(url, "select 1 from billing_token_terms where id_token = 'GOLD1' and membership_level = 'BASIC'")
+        await _until(url, "select 1 from billing_token_terms where id_token = 'GOLD1' and membership_level = 'BASIC'")
         running = await _running_cost(url, f"{station}:1", t0 + timedelta(minutes=10))
         for st, tx in ((station, 1), (station + "b", 2)):
             stop = {"transactionId": tx, "meterStop": 11000, "timestamp": (t0 + timedelta(minutes=30)).isoformat(),
                     "reason": "EVDisconnected"}
             await p.exchange(st, "ocpp1.6", "StopTransaction", stop, {}, t0 + timedelta(minutes=30))
-        gold, plain = await s.until(url, _ALL_OF.format(n=2, where="total_incl_vat is not null"))
+        gold, plain = await _until(url, _ALL_OF.format(n=2, where="total_incl_vat is not null"))
         # a later session of the same driver gets the level known at its own start
         await _start_v16(p, station, "GOLD1", 3, t0 + timedelta(minutes=31), 2000)
-        (later,) = await s.until(url, "select * from billing_session_terms where session_id = $1", f"{station}:3")
+        (later,) = await _until(url, "select * from billing_session_terms where session_id = $1", f"{station}:3")
 
     assert gold["session_id"] == f"{station}:1" and plain["session_id"] == f"{station}b:2"
     cost = _cost(gold)
@@ -135,7 +140,7 @@ async def test_a_connector_type_tariff_is_selected_below_station_and_site(kafka_
                        "idToken": {"idToken": "ANY", "type": "ISO14443"}}
             await p.exchange(station, "ocpp2.0.1", "TransactionEvent", started,
                              {"idTokenInfo": {"status": "Accepted"}}, t0)
-        rows = await s.until(url, _ALL_OF.format(n=2, where="tariff_id is not null"))
+        rows = await _until(url, _ALL_OF.format(n=2, where="tariff_id is not null"))
         terms = await s.fetch(url, "select session_id, connector_type from billing_session_terms")
 
     assert [(r["session_id"], r["tariff_id"]) for r in rows] == [(f"{station}:tx-ac", "DEFAULT"),
@@ -158,10 +163,10 @@ async def test_a_session_reaching_a_cap_from_auth_tokens_is_stopped_through_ocpp
             await p.send("auth.tokens", f"ISO14443:{tag}", "csms.authorization.TokenState", token(tag, 1, t0, **caps))
         # billing's own SetTokenBudget overrides the auth cap of OVER, field by field
         await p.command("SetTokenBudget", {"id_token": "OVER", "max_energy_wh": "100000"})
-        await s.until(url, "select 1 from billing_token_budgets where id_token = 'OVER'")
-        await s.until(url, "select 1 from billing_token_terms having count(*) = 3")
+        await _until(url, "select 1 from billing_token_budgets where id_token = 'OVER'")
+        await _until(url, "select 1 from billing_token_terms having count(*) = 3")
         await _start_v16(p, st_over, "OVER", 7, t0, 7000)
-        await s.until(url, "select 1 from billing_sessions where station_id = $1 and energy_wh = 6000", st_over)
+        await _until(url, "select 1 from billing_sessions where station_id = $1 and energy_wh = 6000", st_over)
         # OVER is stored with 6,000 Wh before the others start: the round that stops them also looked at OVER
         await _start_v16(p, st_energy, "ENERGY", 8, t0, 7000)
 
@@ -176,7 +181,7 @@ async def test_a_session_reaching_a_cap_from_auth_tokens_is_stopped_through_ocpp
         for kind, seq, minute, wh in [("Started", 0, 0, 0), ("Updated", 1, 10, 2000)]:
             await p.exchange(st_money, "ocpp2.0.1", "TransactionEvent", event(kind, seq, minute, wh),
                              {"idTokenInfo": {"status": "Accepted"}}, t0 + timedelta(minutes=minute))
-        stopped = await s.until(url, _ALL_OF.format(n=2, where="stop_requested_at is not null"))
+        stopped = await _until(url, _ALL_OF.format(n=2, where="stop_requested_at is not null"))
         (over,) = await s.fetch(url, "select * from billing_sessions where station_id = $1", st_over)
         await ds.drained(url)
         commands = await ds.read_topic(kafka_settings, "ocpp.commands")
@@ -198,10 +203,10 @@ async def test_housekeeping_pages_through_more_capped_sessions_than_one_round_re
         for tag, cap in (("A", 50000), ("B", 50000), ("C", 5000)):
             await p.send("auth.tokens", f"ISO14443:{tag}{run}", "csms.authorization.TokenState",
                          token(f"{tag}{run}", 1, t0, cap_energy_wh_per_session=cap))
-        await s.until(url, "select 1 from billing_token_terms having count(*) = 3")
+        await _until(url, "select 1 from billing_token_terms having count(*) = 3")
         for n, tag in enumerate("ABC"):
             await _start_v16(p, f"CS-{tag}{run}", f"{tag}{run}", n + 1, t0, 7000)
-        await s.until(url, "select 1 from billing_sessions where energy_wh = 6000 having count(*) = 3")
+        await _until(url, "select 1 from billing_sessions where energy_wh = 6000 having count(*) = 3")
     settings = BillingSettings(database_url=url, kafka=kafka_settings)
     deps = BillingDeps(settings, SessionCache(0))
     engine = make_engine(settings)
@@ -227,7 +232,7 @@ async def test_a_monthly_cap_counts_the_tokens_other_sessions_of_the_month(kafka
         for tag in ("OVER", "UNDER", "PAIR"):
             await p.send("auth.tokens", f"ISO14443:{tag}{run}", "csms.authorization.TokenState",
                          token(f"{tag}{run}", 1, now, cap_energy_wh_per_month=20000))
-        await s.until(url, "select 1 from billing_token_terms having count(*) = 3")
+        await _until(url, "select 1 from billing_token_terms having count(*) = 3")
         # OVER: 15 kWh earlier this month, 6 kWh now: 21 kWh >= 20 kWh
         # UNDER: 50 kWh last month (not counted), 15 kWh earlier this month, 4 kWh now: 19 kWh
         sessions = [("UNDER", 1, now - timedelta(days=20), 51000, True),
@@ -245,8 +250,8 @@ async def test_a_monthly_cap_counts_the_tokens_other_sessions_of_the_month(kafka
                 stop = {"transactionId": tx, "meterStop": meter_wh, "reason": "Local",
                         "timestamp": (at + timedelta(minutes=20)).isoformat()}
                 await p.exchange(station, "ocpp1.6", "StopTransaction", stop, {}, at + timedelta(minutes=20))
-        await s.until(url, _ALL_OF.format(n=3, where="ended and total_incl_vat is not null"))
-        await s.until(url, _ALL_OF.format(n=4, where="not ended and energy_wh > 0"))
+        await _until(url, _ALL_OF.format(n=3, where="ended and total_incl_vat is not null"))
+        await _until(url, _ALL_OF.format(n=4, where="not ended and energy_wh > 0"))
     settings = BillingSettings(database_url=url, kafka=kafka_settings)
     engine = make_engine(settings)
     try:
