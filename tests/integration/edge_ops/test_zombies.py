@@ -39,7 +39,7 @@ async def test_zombie_eviction_takeover_and_admission_pacing(kafka_settings, tmp
         old = await websockets.connect(f"{url}/{station}", subprotocols=["ocpp1.6"])
         old.transport.pause_reading()
         async with s.ScriptedCharger(url, station) as fresh:
-            assert e.sessions[station].conn.remote_address == "%s:%d" % fresh.ws.local_address[:2]
+            assert e.sessions[station].conn.remote_address == "{}:{}".format(*fresh.ws.local_address[:2])
             reset = s.command(station, "Reset", {"type": "Hard"})
             await s.publish_commands(kafka_settings, reset)
             found = await s.outcomes(kafka_settings, {reset["command_id"]}, timeout=10)
