@@ -142,7 +142,7 @@ async def update_station(command: Command, uow: UnitOfWork) -> tuple[str, Any]:
         await _set_evses(uow, station_id, payload.evses)
         changed.append("evses")
     version = row.registry_version
-    if any(k in REGISTRY_COLUMNS for k in changed):
+    if any(k in REGISTRY_COLUMNS or k == "evses" for k in changed):  # the entry carries the connectors
         version = await publish_registry(uow, station_id, at)
     if changed:
         await _emit_updated(uow, command, station_id, changed)

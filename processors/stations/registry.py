@@ -1,4 +1,5 @@
-"""Publishing a station's state: the compacted `stations.registry` entry and the `stations.events` domain events.
+"""Publishing a station's state: the compacted `stations.registry` entry (with its registered connectors, which
+billing's connector-type tariffs need) and the `stations.events` domain events.
 
 Both leave through the outbox in the transaction that changed the row, so the edge never sees a state the store
 does not have. `registry_version` is bumped in the same UPDATE, so versions on the topic are strictly increasing.
@@ -13,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from processors.runtime import UnitOfWork
-from processors.stations.store import stations
+from processors.stations.store import connectors, stations
 
 REGISTRY_TOPIC = "stations.registry"
 REGISTRY_SCHEMA = "csms.stations.StationRegistryEntry"
@@ -32,6 +33,9 @@ async def publish_registry(uow: UnitOfWork, station_id: str, at: datetime) -> in
         .returning(stations.c.registry_version, *(stations.c[name] for name in REGISTRY_COLUMNS))
     )
     row = result.one()
+    plugs = await uow.conn.execute(
+        sa.select(connectors.c.evse_id, connectors.c.connector_id, connectors.c.connector_type)
+        .where(connectors.c.station_id == station_id).order_by(connectors.c.evse_id, connectors.c.connector_id))
     uow.emit(REGISTRY_TOPIC, station_id, REGISTRY_SCHEMA, {
         "station_id": station_id,
         "status": row.status,
@@ -41,6 +45,8 @@ async def publish_registry(uow: UnitOfWork, station_id: str, at: datetime) -> in
         "operator_id": row.operator_id,
         "location_id": row.location_id,
         "allowed_ocpp_versions": list(row.allowed_ocpp_versions),
+        "connectors": [{"evse_id": c.evse_id, "connector_id": c.connector_id, "connector_type": c.connector_type}
+                       for c in plugs],
         "version": row.registry_version,
         "updated_at": at,
     })

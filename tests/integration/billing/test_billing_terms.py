@@ -126,14 +126,14 @@ async def test_a_connector_type_tariff_is_selected_below_station_and_site(kafka_
     async with s.billing(kafka_settings, url) as p:
         await _tariff(p, url, "DEFAULT", TARIFF)
         await _tariff(p, url, "DC", dc, scope="CONNECTOR_TYPE", key="CCS2")
-        # stations.registry's StationRegistryEntry has no `connectors` field yet (the stations processor's
-        # contract): the connector types are put in billing's table directly, as its handler would store them
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute("insert into billing_station_connector_types values ($1, $2, 1)", station,
-                               orjson.dumps({"1/1": "CCS2", "2/1": "TYPE_2"}).decode())
-        finally:
-            await conn.close()
+        # the stations processor's registry entry carries the registered connectors
+        await p.send("stations.registry", station, "csms.stations.StationRegistryEntry", {
+            "event_id": str(uuid.uuid4()), "station_id": station, "status": "ACCEPTED", "heartbeat_interval_s": 300,
+            "security_profile": 0, "password_hash": None, "operator_id": None, "location_id": None,
+            "allowed_ocpp_versions": [], "version": 1, "updated_at": t0,
+            "connectors": [{"evse_id": 1, "connector_id": 1, "connector_type": "CCS2"},
+                           {"evse_id": 2, "connector_id": 1, "connector_type": "TYPE_2"}]})
+        await _until(url, "select 1 from billing_station_connector_types")
         for evse, tx in ((1, "tx-dc"), (2, "tx-ac")):
             started = {"eventType": "Started", "timestamp": t0.isoformat(), "triggerReason": "Authorized",
                        "seqNo": 0, "transactionInfo": {"transactionId": tx}, "evse": {"id": evse},

@@ -56,6 +56,10 @@ async def test_commands_and_unknown_boots_keep_the_registry_topic_in_step(kafka_
                                        aggregate_id="CS-Y"),
             "upd": await feed.command("stations.commands", "UpdateStation", {"heartbeat_interval_s": 120},
                                       aggregate_id="CS-1", at=at + timedelta(seconds=1)),
+            # only connectors change: the registry entry carries them (billing's connector-type tariffs)
+            "plug": await feed.command("stations.commands", "UpdateStation", {"evses": [{"evse_id": 1, "connectors": [
+                {"connector_id": 2, "connector_type": "TYPE_2", "max_power_w": 22000}]}]},
+                aggregate_id="CS-1", at=at + timedelta(seconds=1, milliseconds=500)),
             "gone": await feed.command("stations.commands", "ApproveStation", {}, aggregate_id="NOPE"),
         }
         await feed.flush()
@@ -73,17 +77,19 @@ async def test_commands_and_unknown_boots_keep_the_registry_topic_in_step(kafka_
                                           aggregate_id="CS-1", at=at + timedelta(seconds=3))
         await feed.flush()
         outcomes = await s.outcomes(kafka_settings, ids.values())
-        registry = await s.read_topic(kafka_settings, "stations.registry", 5)
+        registry = await s.read_topic(kafka_settings, "stations.registry", 6)
 
     status = {name: outcomes[cid]["status"] for name, cid in ids.items()}
     assert status == {"loc": "CREATED", "reg": "CREATED", "dup": "CONFLICT", "bad": "INVALID", "nopw": "INVALID",
-                      "upd": "OK", "gone": "NOT_FOUND", "approve": "OK", "decom": "OK"}
+                      "upd": "OK", "plug": "OK", "gone": "NOT_FOUND", "approve": "OK", "decom": "OK"}
     by_station: dict[str, list[dict]] = {}
     for key, schema, value in registry:
         assert schema == "csms.stations.StationRegistryEntry"
         by_station.setdefault(key, []).append(value)
     assert [(v["status"], v["version"], v["heartbeat_interval_s"]) for v in by_station["CS-1"]] == [
-        ("ACCEPTED", 1, 300), ("ACCEPTED", 2, 120), ("DECOMMISSIONED", 3, 120)]
+        ("ACCEPTED", 1, 300), ("ACCEPTED", 2, 120), ("ACCEPTED", 3, 120), ("DECOMMISSIONED", 4, 120)]
+    assert [[(c["evse_id"], c["connector_id"], c["connector_type"]) for c in v["connectors"]]
+            for v in by_station["CS-1"]] == [[(1, 1, "CCS2")]] * 2 + [[(1, 1, "CCS2"), (1, 2, "TYPE_2")]] * 2
     assert [(v["status"], v["version"]) for v in by_station["CS-NEW"]] == [("PENDING", 1), ("ACCEPTED", 2)]
     entry = by_station["CS-1"][0]
     assert entry["location_id"] == "LOC-1" and entry["security_profile"] == 1
