@@ -1,4 +1,5 @@
-"""Readings as a PostgreSQL binary COPY stream for `meter_samples` (the hot path's encoder).
+"""Readings as a PostgreSQL binary COPY stream for `meter_samples`: the field encoders of the hot path (_samplerows)
+and `encode`, the generic path that the fast lane must match byte for byte (tests/unit/monitoring).
 
 asyncpg's `copy_records_to_table` encodes every field of every row; its timestamptz encoder alone costs ~1 µs per
 value, three per row. Here the fields a meterValue entry shares (times, station, EVSE, connector, transaction) are

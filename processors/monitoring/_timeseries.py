@@ -1,14 +1,15 @@
 """The hot path: sampled values into `meter_samples` with COPY; roll-ups folded from them after the batch commits.
 
 In the runtime's batch transaction (exactly once, with the dedupe records and offsets):
-    the rows (domain/samples.py) are COPYed into `meter_samples` as one binary stream (_copy.py), their
-    `batch_id` defaulting to the transaction's id; one `meter_pending_batches` row records that this batch is not
-    rolled up yet; the sessions' register span (min / max Energy.Active.Import.Register in Wh) is upserted from a
-    per-batch aggregate made in Python.
+    the rows (_samplerows.SampleRows, by the rules of domain/samples.py) are COPYed into each day's `meter_samples`
+    partition as one binary stream, their `batch_id` defaulting to the transaction's id; one
+    `meter_pending_batches` row records that this batch is not rolled up yet; the sessions' register span
+    (min / max Energy.Active.Import.Register in Wh) is upserted from a per-batch aggregate made in Python.
 Then `fold_rollups` (service.py, every `rollup_every_s`, and once more on stop), in its own transaction: deletes
-    pending-batch rows and aggregates exactly those batches' samples into the 1-minute and 1-hour roll-ups. A batch
-    is folded once because its pending row is deleted in the transaction that folds it. Folding many batches at
-    once turns one roll-up upsert per series and batch (the former cost of ingest) into one per series and fold.
+    pending-batch rows and aggregates exactly those batches' samples into the 1-minute roll-ups, and those minutes
+    into the 1-hour roll-ups. A batch is folded once because its pending row is deleted in the transaction that
+    folds it. Folding many batches at once turns one roll-up upsert per series and batch (the former cost of
+    ingest) into one per series and fold.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ async def touch_stations(conn: AsyncConnection, last_seen: Mapping[str, datetime
 
 
 def register_spans(readings: Sequence[Reading]) -> dict[tuple[str, str], list[Any]]:
-    """Per (station, transaction): [min evse, min connector, min Wh, max Wh] of the energy register values."""
+    """Per (station, transaction): [min evse, min connector, min Wh, max Wh] of the energy register values (the
+    generic path; SampleRows.spans must equal it)."""
     spans: dict[tuple[str, str], list[Any]] = {}
     for _, _, _, station, evse, connector, tx, values in readings:
         if tx is None:
