@@ -21,6 +21,7 @@ from read_api.routes import (
     alerts,
     auth,
     dashboard,
+    docs,
     drivers,
     health,
     invoices,
@@ -43,7 +44,7 @@ from schemas import AvroCodec, TopicCatalog, load_topics
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # stations first: a request is matched against the routes in this order, and the station list is the hottest read
 ROUTERS = (stations, health, auth, locations, drivers, tokens, tariffs, sessions, invoices, payments, wallets,
-           alerts, reports, misc, webhooks, dashboard)
+           alerts, reports, misc, webhooks, dashboard, docs)
 
 
 async def start_state(settings: ApiSettings, topics: TopicCatalog | None = None,
@@ -95,8 +96,8 @@ def create_app(settings: ApiSettings, *, topics: TopicCatalog | None = None, cod
             await stop_state(state)
 
     app = FastAPI(title="CSMS read API", version="1.0.0", lifespan=lifespan if start else None,
-                  default_response_class=JsonResponse, openapi_url="/openapi.json", docs_url="/docs",
-                  redoc_url=None,
+                  default_response_class=JsonResponse, openapi_url=None, docs_url=None, redoc_url=None,
+                  # /openapi.json and /docs are routes of read_api.routes.docs: authenticated like every other
                   description="Stations, drivers, tokens, tariffs, sessions, invoices, alerts and reports of the "
                               "CSMS. Writes are commands (202 + command id when slow). Errors: "
                               '`{"error": {"code", "message", "details"}}`.')
@@ -104,4 +105,5 @@ def create_app(settings: ApiSettings, *, topics: TopicCatalog | None = None, cod
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.openapi = lambda: docs.openapi_document(app)  # type: ignore[method-assign]
     return app

@@ -30,6 +30,9 @@ READERS: Final = (ADMIN, OPERATOR, VIEWER)
 EVERYONE: Final = ROLES
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "csk_"
+# the access token as an HttpOnly cookie, accepted on these paths only (a browser opening Swagger UI; read-only)
+DOCS_COOKIE = "csms_docs"
+DOCS_PATHS: Final = frozenset({"/docs", "/openapi.json"})
 _hasher = PasswordHasher()
 # a real hash of a random password: verifying an unknown user costs as much as a known one (no user enumeration)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -140,7 +143,7 @@ def unauthorized(message: str) -> ApiError:
 
 async def authenticate(request: Request) -> Principal:
     """The caller from `Authorization: Bearer <jwt>` or `X-API-Key` (or `access_token` for the live feed,
-    because EventSource cannot send headers)."""
+    because EventSource cannot send headers, and the `csms_docs` cookie for the browser's `/docs`)."""
     from read_api.deps import api_state
 
     tokens: AccessTokens = request.app.state.access_tokens
@@ -151,8 +154,11 @@ async def authenticate(request: Request) -> Principal:
     api_key = request.headers.get("x-api-key")
     if api_key:
         return await api_state(request).users.principal_for_api_key(api_key)
-    if request.url.path == "/api/v1/live" and request.query_params.get("access_token"):
+    path = request.scope["path"]
+    if path == "/api/v1/live" and request.query_params.get("access_token"):
         return tokens.principal(request.query_params["access_token"])
+    if path in DOCS_PATHS and request.cookies.get(DOCS_COOKIE):
+        return tokens.principal(request.cookies[DOCS_COOKIE])
     raise unauthorized("authentication required")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from read_api.auth import Admin, Anyone, Principal, issue_access_token
+from read_api.auth import DOCS_COOKIE, Admin, Anyone, Principal, issue_access_token
 from read_api.deps import api_state
 from read_api.errors import NotFound
 from read_api.models import TokenResponse
@@ -29,25 +29,29 @@ class NewApiKey(BaseModel):
     driver_id: str | None = None
 
 
-async def _tokens(request: Request, principal: Principal) -> TokenResponse:
+async def _tokens(request: Request, response: Response, principal: Principal) -> TokenResponse:
     state = api_state(request)
     ttl = state.settings.access_token_ttl_s
     access = issue_access_token(state.settings.jwt_secret.get_secret_value(), principal, ttl)
     refresh = await state.users.issue_refresh(principal)
+    # the same access token for the browser's /docs and /openapi.json only (read_api.routes.docs)
+    response.set_cookie(DOCS_COOKIE, access, max_age=ttl, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
     return TokenResponse(access_token=access, token_type="bearer", expires_in=ttl, refresh_token=refresh,
                          role=principal.role, driver_id=principal.driver_id, username=principal.name)
 
 
 @router.post("/auth/token", summary="Log in (OAuth2 password flow); no authentication", response_model=TokenResponse)
-async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
+async def login(request: Request, response: Response,
+                form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
     principal = await api_state(request).users.login(form.username, form.password)
-    return await _tokens(request, principal)
+    return await _tokens(request, response, principal)
 
 
 @router.post("/auth/refresh", summary="Swap a refresh token (once) for new tokens", response_model=TokenResponse)
-async def refresh(request: Request, refresh_token: Annotated[str, Form()]) -> TokenResponse:
+async def refresh(request: Request, response: Response, refresh_token: Annotated[str, Form()]) -> TokenResponse:
     principal = await api_state(request).users.use_refresh(refresh_token)
-    return await _tokens(request, principal)
+    return await _tokens(request, response, principal)
 
 
 @router.get("/auth/me", summary="The authenticated caller")

@@ -24,7 +24,7 @@ ADMIN = frozenset({"admin"})
 PUBLIC = None
 
 EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
-    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/openapi.json"): ALL, ("GET", "/docs"): ALL,
     ("GET", "/health"): PUBLIC, ("POST", "/api/v1/auth/token"): PUBLIC, ("POST", "/api/v1/auth/refresh"): PUBLIC,
     ("POST", "/api/v1/payments/webhook"): PUBLIC, ("GET", "/"): PUBLIC, ("GET", "/static/{name}"): PUBLIC,
     ("GET", "/api/v1/auth/me"): ALL,
