@@ -76,8 +76,14 @@ async def serve(
     producer = make_producer(settings.kafka, client_id=f"{spec.group_id}-relay")
     relay = OutboxRelay(spec.name, engine, producer, metrics, wakeup, send_timeout=settings.kafka.send_timeout_s * 6)
     http = HealthServer(settings.http_host, settings.http_port, metrics.registry, ready=lambda: consumer.assigned)
-    await http.start()
-    await producer.start()
+    try:  # a port in use or no broker: what was opened is closed again (an unclosed producer warns when collected)
+        await http.start()
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        await http.stop()
+        await engine.dispose()
+        raise
     if on_started:
         on_started(Running(consumer, relay, http, engine, metrics))
     log.info("processor started", processor=spec.name, http_port=http.port, topics=consumer.physical_topics)

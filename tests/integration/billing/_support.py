@@ -66,7 +66,8 @@ class Producer:
 async def billing(kafka: KafkaSettings, url: str, **overrides: Any) -> AsyncIterator[Producer]:
     """The billing processor running in-process, and a producer to feed it."""
     await create_topics(kafka)
-    options: dict[str, Any] = {"max_batch": 500, "log_level": "WARNING", "housekeeping_interval_s": 0.5, **overrides}
+    options: dict[str, Any] = {"max_batch": 500, "log_level": "WARNING", "housekeeping_interval_s": 0.5,
+                               "http_port": 0, **overrides}
     settings = BillingSettings(database_url=url, kafka=kafka, **options)
     stop = asyncio.Event()
     task = asyncio.create_task(run(settings, stop))

@@ -71,8 +71,11 @@ async def test_frames_become_samples_rollups_status_history_sessions_and_daily_s
         async def applied() -> bool:
             sql = f"select count(*) from station_state where station_id = '{st}' and not connected"
             stats = f"select coalesce(sum(disconnections), 0) from daily_station_stats where station_id = '{st}'"
-            return await m.scalar(fresh_database, sql) == 1 and await m.scalar(fresh_database, stats) == 1
-        await m.wait_for(applied, timeout=30, what="the disconnection applied")
+            # the roll-ups are folded by a background task from the pending batches: wait for it too
+            folded = "select count(*) from meter_pending_batches"
+            return (await m.scalar(fresh_database, sql) == 1 and await m.scalar(fresh_database, stats) == 1
+                    and await m.scalar(fresh_database, folded) == 0)
+        await m.wait_for(applied, timeout=30, what="the disconnection applied and the roll-ups folded")
 
     q = lambda sql: m.scalar(fresh_database, sql)  # noqa: E731
     # 1.6: 3 numeric values of the MeterValues (SignedData skipped) + 1 of transactionData; 2.x: 2 + 2 SoC values
