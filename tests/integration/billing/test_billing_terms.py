@@ -211,6 +211,7 @@ async def test_housekeeping_pages_through_more_capped_sessions_than_one_round_re
     deps = BillingDeps(settings, SessionCache(0))
     engine = make_engine(settings)
     topics = load_topics().with_prefix(kafka_settings.topic_prefix)
+    # not a mock: the page size, made small so that five real sessions span three pages of the real store
     monkeypatch.setattr(housekeeping, "BATCH", 2)
     try:
         # A and B (under their caps) fill the first page; C, over its cap, is on the second

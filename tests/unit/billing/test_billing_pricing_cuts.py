@@ -27,6 +27,7 @@ def test_fewer_cuts_give_the_cost_of_a_cut_at_every_sample(
     session = replay(script.inputs)
     now = None if until is None else T0 + timedelta(minutes=until)
     fewer = price_session(session, tariff, until=now)
+    # the reference: the same pricing with a cut at every sample (the old behaviour), not a stand-in for anything
     with mock.patch.object(pricing, "_marks", functools.partial(pricing._marks, every_sample=True)):
         every = price_session(session, tariff, until=now)
     assert fewer == every
