@@ -86,8 +86,7 @@ async def track_sessions(answers: Sequence[OcppExchange], uow: UnitOfWork) -> No
     for ex in answers:
         change = _change(ex)
         if change is not None:
-            final.pop(change[0], None)  # the last change of a transaction in the run wins, in socket order
-            final[change[0]] = change[1]
+            final[change[0]] = change[1]  # the last change of a transaction in the run wins (socket order)
     if not final:
         return
     closes = [key for key, opening in final.items() if opening is None]
